@@ -1,0 +1,145 @@
+"""In-memory datasets and the batch loader of the fast training path.
+
+skorch's default path wraps arrays in a ``torch.utils.data.Dataset`` and lets a
+``DataLoader`` call ``__getitem__`` once per sample and collate the results. For
+data that fit in memory this is the bottleneck of small models. Here the whole
+training split lives in tensors on the training device and every batch is one
+``index_select`` on those tensors.
+"""
+
+import torch
+
+__all__ = ["TensorDataset", "TensorBatchLoader"]
+
+
+class TensorDataset(torch.utils.data.Dataset):
+    """Features, encoded targets and optional sample weights held as tensors.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, ...)
+        Features, already on the training device.
+    y : torch.Tensor of shape (n_samples,) or (n_samples, n_outputs), default=None
+        Encoded targets on the same device.
+    sample_weight : torch.Tensor of shape (n_samples,), default=None
+        Per-sample weights on the same device.
+
+    Notes
+    -----
+    ``__getitem__`` exists so that the dataset still works with a plain
+    ``DataLoader``; :class:`TensorBatchLoader` never calls it.
+    """
+
+    def __init__(self, X, y=None, sample_weight=None):
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], self._target(i)
+
+    def _target(self, index):
+        if self.y is None:
+            return torch.zeros(0)
+        if self.sample_weight is None:
+            return self.y[index]
+        return {"y": self.y[index], "sample_weight": self.sample_weight[index]}
+
+    def subset(self, index):
+        """Return the dataset restricted to ``index`` (a tensor or array of rows)."""
+        index = torch.as_tensor(index, dtype=torch.long, device=self.X.device)
+        return TensorDataset(
+            self.X.index_select(0, index),
+            None if self.y is None else self.y.index_select(0, index),
+            None if self.sample_weight is None else self.sample_weight.index_select(0, index),
+        )
+
+    def batch(self, index):
+        """Return ``(X[index], target[index])`` as one gathered batch."""
+        return self.X.index_select(0, index), self._target(index)
+
+
+class TensorBatchLoader:
+    """Iterate over a :class:`TensorDataset` in mini-batches without per-sample work.
+
+    A drop-in replacement for ``torch.utils.data.DataLoader`` as skorch's
+    ``iterator_train`` and ``iterator_valid``. Each epoch draws one permutation
+    (or the indices of ``sampler``) on the data's device and slices batches from it.
+
+    Parameters
+    ----------
+    dataset : TensorDataset
+        The data. Any other dataset is served by a regular ``DataLoader``.
+    batch_size : int, default=128
+        Samples per batch.
+    shuffle : bool, default=False
+        Draw a new random order every epoch.
+    sampler : object, default=None
+        An index sampler with a method
+        ``epoch_indices(y, *, epoch, generator)`` returning a ``LongTensor`` of row
+        indices for one epoch (with repetition allowed). It replaces ``shuffle``.
+        The loader counts epochs itself, starting at 0.
+    drop_last : bool, default=False
+        Drop the last incomplete batch.
+    generator : torch.Generator, default=None
+        Source of randomness for shuffling and sampling; the global generator of
+        the data's device when None.
+    """
+
+    def __init__(
+        self, dataset, batch_size=128, shuffle=False, sampler=None, drop_last=False, generator=None
+    ):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.sampler = sampler
+        self.drop_last = drop_last
+        self.generator = generator
+        self.epoch = 0
+
+    def __new__(cls, dataset, *args, **kwargs):
+        if not isinstance(dataset, TensorDataset):
+            # Foreign datasets (for example a user's image Dataset) keep skorch's path.
+            kwargs.pop("generator", None)
+            return torch.utils.data.DataLoader(dataset, *args, **kwargs)
+        return super().__new__(cls)
+
+    def _epoch_indices(self):
+        n = len(self.dataset)
+        device = self.dataset.X.device
+        if self.sampler is not None:
+            index = self.sampler.epoch_indices(
+                self.dataset.y, epoch=self.epoch, generator=self.generator
+            )
+            return torch.as_tensor(index, dtype=torch.long, device=device)
+        if self.shuffle:
+            return torch.randperm(n, device=device, generator=self.generator)
+        return None
+
+    def __iter__(self):
+        index = self._epoch_indices()
+        self.epoch += 1
+        n = len(self.dataset) if index is None else len(index)
+        stop = n - n % self.batch_size if self.drop_last else n
+        X, y = self.dataset.X, self.dataset.y
+        plain = index is None and self.dataset.sample_weight is None
+        for start in range(0, stop, self.batch_size):
+            end = min(start + self.batch_size, n)
+            if plain:
+                # Contiguous rows: a view, no copy at all.
+                yield X[start:end], (y[start:end] if y is not None else torch.zeros(0))
+            elif index is None:
+                yield self.dataset.batch(
+                    torch.arange(start, end, device=X.device)
+                )
+            else:
+                yield self.dataset.batch(index[start:end])
+
+    def __len__(self):
+        n = len(self.dataset)
+        if self.drop_last:
+            return n // self.batch_size
+        return (n + self.batch_size - 1) // self.batch_size
