@@ -15,9 +15,6 @@ from types import MappingProxyType
 
 import numpy as np
 import torch
-from skorch import NeuralNet, NeuralNetClassifier
-from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog, ProgressBar
-from skorch.utils import to_numpy
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -28,10 +25,14 @@ from sklearn.utils.validation import (
     column_or_1d,
     validate_data,
 )
+from skorch import NeuralNet, NeuralNetClassifier
+from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog, ProgressBar
+from skorch.utils import to_numpy
 
 from ._data import TensorBatchLoader, TensorDataset
 from ._validation import check_class_weight, check_sample_weight, class_counts, stratified_holdout
 from .nn import MLP
+from .sampling import check_sampler
 
 __all__ = ["ImbalancedNetClassifier", "TrainValidDatasets"]
 
@@ -93,10 +94,12 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
         Per-class loss weights. 'balanced' uses ``1 / n_j`` on the training split,
         normalised to sum to the number of classes; a dict maps original labels to
         weights.
-    sampler : object, default=None
-        Index sampler for the training batches, redrawn every epoch (see
-        :class:`skimbal.sampling.ClassAwareSampler`). None shuffles the training
-        split (instance-balanced sampling).
+    sampler : str or sampler object, default=None
+        Index sampler for the training batches, redrawn every epoch from the
+        training split only (see :mod:`skimbal.sampling`). None shuffles the
+        training split. Strings name the class-aware samplers: 'instance-balanced',
+        'class-balanced', 'square-root', 'progressive' and 'reversed'
+        (:func:`skimbal.sampling.check_sampler`).
     validation_fraction : float in (0, 1), default=None
         Fraction of each class held out for validation (loss and balanced
         accuracy in the history). None, the default, trains on all the data:
@@ -199,6 +202,7 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
         predict_nonlinearity="auto",
         **kwargs,
     ):
+        train_split = kwargs.pop("train_split", None)
         kwargs.setdefault("iterator_train", TensorBatchLoader)
         kwargs.setdefault("iterator_valid", TensorBatchLoader)
         kwargs.setdefault("dataset", TensorDataset)
@@ -219,12 +223,23 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
         )
         for name in ("history_", "initialized_", "virtual_params_", "train_split", "classes"):
             vars(self).pop(name, None)
+        if train_split is not None:
+            vars(self)["train_split"] = train_split  # refused with a clear message at fit
         self.hidden_layer_sizes = hidden_layer_sizes
         self.class_weight = class_weight
         self.sampler = sampler
         self.validation_fraction = validation_fraction
         self.random_state = random_state
         self.progress_bar = progress_bar
+
+    def __setattr__(self, name, value):
+        # skorch registers torch modules assigned outside ``initialize``; the
+        # parameters ``module`` and ``criterion`` may hold instances and are
+        # plain parameters (the trained copies are ``module_``/``criterion_``).
+        if name in ("module", "criterion"):
+            object.__setattr__(self, name, value)
+            return
+        super().__setattr__(name, value)
 
     def _get_param_names(self):
         # skorch lists every instance attribute that does not end in "_"; private
@@ -507,8 +522,12 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
         return getattr(self, prefix)(dataset, **kwargs)
 
     def _fitted_sampler(self):
-        """A fresh copy of ``sampler`` for this fit (the parameter stays untouched)."""
-        sampler = copy.deepcopy(self.sampler)
+        """A fresh copy of ``sampler`` for this fit (the parameter stays untouched).
+
+        Strings ('class-balanced', 'square-root', ...) are resolved by
+        :func:`skimbal.sampling.check_sampler`.
+        """
+        sampler = copy.deepcopy(check_sampler(self.sampler))
         if hasattr(sampler, "set_max_epochs"):
             sampler.set_max_epochs(self.max_epochs)
         return sampler

@@ -75,14 +75,13 @@ def check_class_weight(class_weight, classes, counts):
 
 
 def check_sample_weight(sample_weight, n_samples):
-    """Validate ``sample_weight``: right length, finite, non-negative, float32."""
+    """Validate ``sample_weight``: right length, finite, non-negative, not all zero."""
     if sample_weight is None:
         return None
-    weights = _check_sample_weight(sample_weight, np.empty((n_samples, 0)), dtype=np.float64)
-    if np.any(weights < 0):
-        raise ValueError("sample_weight must be non-negative.")
-    if not np.any(weights > 0):
-        raise ValueError("sample_weight must have at least one positive entry.")
+    # scikit-learn checks length, finiteness and that one weight is non-zero.
+    weights = _check_sample_weight(
+        sample_weight, np.empty((n_samples, 0)), dtype=np.float64, ensure_non_negative=True
+    )
     return weights.astype(np.float32)
 
 
