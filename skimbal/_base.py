@@ -480,8 +480,22 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
                 datasets = TrainValidDatasets(
                     full.subset(train_index), full.subset(valid_index)
                 )
+            self._fresh_fit = reset
             NeuralNet.partial_fit(self, datasets, None, **fit_params)
         return self
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """Run the epochs; a fresh fit resumed from a checkpoint only runs the rest.
+
+        When a callback such as skorch's ``LoadInitState`` restores a checkpoint
+        at the start of a fresh ``fit``, the restored history says how many
+        epochs are done, and training continues up to ``max_epochs`` in total.
+        ``warm_start`` and ``partial_fit`` keep skorch's meaning: ``max_epochs``
+        more epochs.
+        """
+        if epochs is None and getattr(self, "_fresh_fit", False) and len(self.history):
+            epochs = max(self.max_epochs - len(self.history), 0)
+        return super().fit_loop(X, y, epochs=epochs, **fit_params)
 
     def _check_params(self):
         if "train_split" in vars(self):
