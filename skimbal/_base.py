@@ -11,6 +11,7 @@ import contextlib
 import copy
 import inspect
 from collections import namedtuple
+from functools import partial
 from types import MappingProxyType
 
 import numpy as np
@@ -57,6 +58,11 @@ def _valid_balanced_accuracy(net, X, y):
     return balanced_accuracy_score(to_numpy(y), to_numpy(logits.argmax(1)))
 
 
+def _batch_labels(y):
+    """Labels of a batch target (with sample weights the target is a dict)."""
+    return to_numpy(y["y"] if isinstance(y, dict) else y)
+
+
 class ImbalancedNetClassifier(NeuralNetClassifier):
     """Neural network classifier with scikit-learn semantics and class statistics.
 
@@ -100,6 +106,14 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
         training split. Strings name the class-aware samplers: 'instance-balanced',
         'class-balanced', 'square-root', 'progressive' and 'reversed'
         (:func:`skimbal.sampling.check_sampler`).
+    augmentation : object, default=None
+        Batch augmentation of the training batches, applied on the device before
+        the forward pass, for example
+        :class:`skimbal.augmentation.MinorityAugmentation` (stronger for rarer
+        classes). It is deep-copied and set up from the training split at fit time.
+    meta_reweighting : MetaReweighting or None, default=None
+        Learn per-sample weights of every training batch on a class-balanced meta
+        set drawn from the training split (:class:`skimbal.MetaReweighting`).
     validation_fraction : float in (0, 1), default=None
         Fraction of each class held out for validation (loss and balanced
         accuracy in the history). None, the default, trains on all the data:
@@ -144,6 +158,10 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
         ``class_counts_ / class_counts_.sum()``.
     class_weight_ : ndarray of float32, shape (n_classes,) or None
         The resolved ``class_weight``.
+    sampler_ : object or None
+        The copy of ``sampler`` used by this fit (None: plain shuffling).
+    augmentation_, meta_reweighting_ : object or None
+        The set-up copies of ``augmentation`` and ``meta_reweighting``.
     module_, criterion_, optimizer_, history_
         skorch's trained components.
 
@@ -192,6 +210,8 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
         hidden_layer_sizes=(100,),
         class_weight=None,
         sampler=None,
+        augmentation=None,
+        meta_reweighting=None,
         validation_fraction=None,
         random_state=None,
         device="cpu",
@@ -228,6 +248,8 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.class_weight = class_weight
         self.sampler = sampler
+        self.augmentation = augmentation
+        self.meta_reweighting = meta_reweighting
         self.validation_fraction = validation_fraction
         self.random_state = random_state
         self.progress_bar = progress_bar
@@ -406,7 +428,10 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
             (
                 "valid_bacc",
                 EpochScoring(
-                    _valid_balanced_accuracy, name="valid_bacc", lower_is_better=False
+                    _valid_balanced_accuracy,
+                    name="valid_bacc",
+                    lower_is_better=False,
+                    target_extractor=_batch_labels,
                 ),
             ),
             ("print_log", PrintLog()),
@@ -481,8 +506,31 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
                     full.subset(train_index), full.subset(valid_index)
                 )
             self._fresh_fit = reset
+            self._set_up_batch_hooks(datasets.train)
             NeuralNet.partial_fit(self, datasets, None, **fit_params)
         return self
+
+    def _set_up_batch_hooks(self, dataset_train):
+        """Set up ``augmentation_`` and ``meta_reweighting_`` on the training split."""
+        self.augmentation_ = None
+        if self.augmentation is not None:
+            self.augmentation_ = copy.deepcopy(self.augmentation).setup(
+                dataset_train, self.class_counts_
+            )
+        self.meta_reweighting_ = None
+        if self.meta_reweighting is not None:
+            self.meta_reweighting_ = copy.deepcopy(self.meta_reweighting).setup(
+                dataset_train, self.lr
+            )
+
+    def train_step_single(self, batch, **fit_params):
+        """One training step; the batch is augmented first when ``augmentation`` is set."""
+        augmentation = getattr(self, "augmentation_", None)
+        if augmentation is not None:
+            Xi, yi = batch
+            labels = yi["y"] if isinstance(yi, dict) else yi
+            batch = (augmentation(Xi, labels), yi)
+        return super().train_step_single(batch, **fit_params)
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         """Run the epochs; a fresh fit resumed from a checkpoint only runs the rest.
@@ -529,8 +577,9 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
         if training and "sampler" not in kwargs:
-            if self.sampler is not None:
-                kwargs["sampler"] = self._fitted_sampler()
+            self.sampler_ = self._fitted_sampler()
+            if self.sampler_ is not None:
+                kwargs["sampler"] = self.sampler_
             else:
                 kwargs.setdefault("shuffle", True)
         return getattr(self, prefix)(dataset, **kwargs)
@@ -538,7 +587,8 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
     def _fitted_sampler(self):
         """A fresh copy of ``sampler`` for this fit (the parameter stays untouched).
 
-        Strings ('class-balanced', 'square-root', ...) are resolved by
+        None means plain shuffling. Methods that bring their own sampler override
+        this. Strings ('class-balanced', 'square-root', ...) are resolved by
         :func:`skimbal.sampling.check_sampler`.
         """
         sampler = copy.deepcopy(check_sampler(self.sampler))
@@ -560,6 +610,12 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
         if isinstance(y_true, dict):
             sample_weight = y_true["sample_weight"]
             y_true = y_true["y"]
+        meta = getattr(self, "meta_reweighting_", None)
+        if training and meta is not None and isinstance(X, torch.Tensor):
+            meta_weight = meta.sample_weight(
+                self.module_, partial(per_sample_loss, self.criterion_), X, y_true
+            )
+            sample_weight = meta_weight if sample_weight is None else meta_weight * sample_weight
         if sample_weight is None:
             return self.criterion_(y_pred, y_true)
         return weighted_mean(

@@ -81,7 +81,11 @@ class TensorBatchLoader:
         An index sampler with a method
         ``epoch_indices(y, *, epoch, generator)`` returning a ``LongTensor`` of row
         indices for one epoch (with repetition allowed). It replaces ``shuffle``.
-        The loader counts epochs itself, starting at 0.
+        The loader counts epochs itself, starting at 0. A sampler that also
+        creates rows (SMOTE through :class:`skimbal.sampling.ImbalancedLearnSampler`)
+        has instead a method ``epoch_data(X, y, sample_weight, *, epoch, generator)``
+        returning the epoch's ``(X, y, sample_weight)`` in batch order; the loader
+        calls it, when present, in place of ``epoch_indices``.
     drop_last : bool, default=False
         Drop the last incomplete batch.
     generator : torch.Generator, default=None
@@ -107,9 +111,21 @@ class TensorBatchLoader:
             return torch.utils.data.DataLoader(dataset, *args, **kwargs)
         return super().__new__(cls)
 
+    def _epoch_dataset(self):
+        """The dataset of this epoch: the data, or the rows ``epoch_data`` returns."""
+        if self.sampler is None or not hasattr(self.sampler, "epoch_data"):
+            return self.dataset
+        X, y, sample_weight = self.sampler.epoch_data(
+            self.dataset.X, self.dataset.y, self.dataset.sample_weight,
+            epoch=self.epoch, generator=self.generator,
+        )
+        return TensorDataset(X, y, sample_weight)
+
     def _epoch_indices(self):
         n = len(self.dataset)
         device = self.dataset.X.device
+        if self.sampler is not None and hasattr(self.sampler, "epoch_data"):
+            return None
         if self.sampler is not None:
             index = self.sampler.epoch_indices(
                 self.dataset.y, epoch=self.epoch, generator=self.generator
@@ -120,23 +136,24 @@ class TensorBatchLoader:
         return None
 
     def __iter__(self):
+        dataset = self._epoch_dataset()
         index = self._epoch_indices()
         self.epoch += 1
-        n = len(self.dataset) if index is None else len(index)
+        n = len(dataset) if index is None else len(index)
         stop = n - n % self.batch_size if self.drop_last else n
-        X, y = self.dataset.X, self.dataset.y
-        plain = index is None and self.dataset.sample_weight is None
+        X, y = dataset.X, dataset.y
+        plain = index is None and dataset.sample_weight is None
         for start in range(0, stop, self.batch_size):
             end = min(start + self.batch_size, n)
             if plain:
                 # Contiguous rows: a view, no copy at all.
                 yield X[start:end], (y[start:end] if y is not None else torch.zeros(0))
             elif index is None:
-                yield self.dataset.batch(
+                yield dataset.batch(
                     torch.arange(start, end, device=X.device)
                 )
             else:
-                yield self.dataset.batch(index[start:end])
+                yield dataset.batch(index[start:end])
 
     def __len__(self):
         n = len(self.dataset)

@@ -5,6 +5,22 @@ All modules follow the embedding protocol documented in :class:`MLP`:
 head is the attribute ``head``.
 """
 
+from ._augment import ChannelNormalize, RandomCropFlip
+from ._bbn import BilateralBranchNetwork, split_last_block
+from ._heads import LargeMarginLinear, NormedLinear, replace_head
 from ._mlp import MLP, has_embedding
+from ._resnet import CifarResNet, ResNet32
 
-__all__ = ["MLP", "has_embedding"]
+__all__ = [
+    "ChannelNormalize",
+    "CifarResNet",
+    "RandomCropFlip",
+    "ResNet32",
+    "BilateralBranchNetwork",
+    "MLP",
+    "LargeMarginLinear",
+    "NormedLinear",
+    "has_embedding",
+    "replace_head",
+    "split_last_block",
+]

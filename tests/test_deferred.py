@@ -1,0 +1,209 @@
+"""Tests of deferred re-weighting (DRW) and deferred re-sampling (DRS)."""
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from skimbal import CrossEntropyClassifier
+from skimbal.callbacks import DeferredResampling, DeferredReweighting, deferred_switch_epoch
+from skimbal.losses import effective_number_weights
+from skimbal.sampling import ClassAwareSampler
+
+# CIFAR-10 IR100 counts and the DRW weights after normalisation (REFERENCE.md).
+CIFAR10_IR100 = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
+CIFAR10_IR100_DRW = [
+    0.0506, 0.0769, 0.1211, 0.1950, 0.3188, 0.5246, 0.8683, 1.4426, 2.4092, 3.9927,
+]
+
+
+@pytest.mark.parametrize(
+    "start, max_epochs, expected",
+    [
+        (0.8, 200, 160),  # Cao et al.: 160 of 200
+        (160, 200, 160),
+        (160, None, 160),
+        (0, 10, 0),
+        (0.5, 5, 3),  # 2.5 rounds half up
+        (0.25, 10, 3),
+        (0.24, 10, 2),
+        (0.1, 3, 0),
+        (np.int64(7), 10, 7),
+        (300, 200, 300),  # never switches
+    ],
+)
+def test_switch_epoch(start, max_epochs, expected):
+    assert deferred_switch_epoch(start, max_epochs) == expected
+
+
+@pytest.mark.parametrize("start", [-1, 0.0, 1.0, 1.5, -0.2, True, "0.8", None])
+def test_switch_epoch_rejects_bad_start(start):
+    with pytest.raises(ValueError, match="start"):
+        deferred_switch_epoch(start, 10)
+
+
+def test_fractional_switch_needs_max_epochs():
+    with pytest.raises(ValueError, match="max_epochs"):
+        deferred_switch_epoch(0.5)
+
+
+class WeightRecorder(Callback):
+    """Record the criterion's weight at the beginning of every epoch."""
+
+    def initialize(self):
+        self.weights = []
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        weight = net.criterion_.weight
+        self.weights.append(None if weight is None else weight.detach().clone())
+
+
+def long_tailed_blobs(counts, seed=0):
+    rng = np.random.RandomState(seed)
+    y = np.repeat(np.arange(len(counts)), counts)
+    X = (rng.normal(size=(len(y), 2)) + y[:, None]).astype(np.float32)
+    return X, y
+
+
+def fit_with_recorder(counts, drw, max_epochs, **params):
+    X, y = long_tailed_blobs(counts)
+    recorder = WeightRecorder()
+    params = dict(hidden_layer_sizes=(4,), batch_size=4096, random_state=0, **params)
+    clf = CrossEntropyClassifier(
+        max_epochs=max_epochs, callbacks=[drw, recorder], **params
+    ).fit(X, y)
+    return clf, recorder.weights
+
+
+@pytest.mark.parametrize("start, switch", [(3, 3), (0.6, 3), (0.2, 1)])
+def test_drw_weights_on_cifar10_ir100_counts(start, switch):
+    clf, weights = fit_with_recorder(
+        CIFAR10_IR100, DeferredReweighting(start=start, beta=0.9999), max_epochs=5
+    )
+    assert len(weights) == 5
+    assert all(w is None for w in weights[:switch])
+    for w in weights[switch:]:
+        np.testing.assert_allclose(w.numpy(), CIFAR10_IR100_DRW, atol=5e-5)
+    np.testing.assert_array_equal(clf.class_counts_, CIFAR10_IR100)
+
+
+def test_drw_plain_phase_keeps_the_class_weight():
+    clf, weights = fit_with_recorder(
+        [60, 20], DeferredReweighting(start=2, beta=0.9), max_epochs=3, class_weight="balanced"
+    )
+    np.testing.assert_allclose(weights[0].numpy(), clf.class_weight_)
+    np.testing.assert_allclose(weights[1].numpy(), clf.class_weight_)
+    np.testing.assert_allclose(weights[2].numpy(), effective_number_weights([60, 20], 0.9))
+
+
+def test_drw_weights_come_from_the_training_split():
+    clf, weights = fit_with_recorder(
+        [40, 10], DeferredReweighting(start=0, beta=0.9), max_epochs=1, validation_fraction=0.5
+    )
+    np.testing.assert_array_equal(clf.class_counts_, [20, 5])
+    expected = effective_number_weights([20, 5], beta=0.9)
+    np.testing.assert_allclose(weights[0].numpy(), expected.numpy())
+    assert not np.allclose(expected, effective_number_weights([40, 10], beta=0.9))
+
+
+def test_drw_restarts_its_schedule_with_warm_start():
+    X, y = long_tailed_blobs([30, 10])
+    recorder = WeightRecorder()
+    clf = CrossEntropyClassifier(
+        max_epochs=2, warm_start=True, hidden_layer_sizes=(4,), random_state=0,
+        callbacks=[DeferredReweighting(start=1, beta=0.9), recorder],
+    )
+    clf.fit(X, y)
+    clf.fit(X, y)
+    weights = recorder.weights
+    assert weights[0] is None and weights[2] is None
+    assert weights[1] is not None and weights[3] is not None
+
+
+def test_drw_errors():
+    X, y = long_tailed_blobs([30, 10])
+    with pytest.raises(ValueError, match="beta"):
+        CrossEntropyClassifier(max_epochs=1, callbacks=[DeferredReweighting(beta=1.0)]).fit(X, y)
+    with pytest.raises(ValueError, match="start"):
+        CrossEntropyClassifier(max_epochs=1, callbacks=[DeferredReweighting(start=-2)]).fit(X, y)
+
+    class NoWeight(torch.nn.Module):
+        def forward(self, input, target):
+            return torch.nn.functional.cross_entropy(input, target)
+
+    with pytest.raises(ValueError, match="weight"):
+        CrossEntropyClassifier(
+            criterion=NoWeight, max_epochs=1, callbacks=[DeferredReweighting()]
+        ).fit(X, y)
+
+
+class FixedSampler:
+    """Inner sampler that returns the rows of the last class and records its calls."""
+
+    calls = []
+
+    def set_max_epochs(self, max_epochs):
+        FixedSampler.calls.append(("max_epochs", max_epochs))
+
+    def epoch_indices(self, y, *, epoch, generator=None):
+        FixedSampler.calls.append(("epoch", epoch))
+        return torch.nonzero(y == y.max()).ravel()
+
+
+def test_drs_permutes_then_delegates():
+    FixedSampler.calls = []
+    sampler = DeferredResampling(FixedSampler(), start=0.5)
+    sampler.set_max_epochs(4)
+    y = torch.tensor([0] * 8 + [1] * 2)
+    generator = torch.Generator().manual_seed(0)
+    for epoch in (0, 1):
+        index = sampler.epoch_indices(y, epoch=epoch, generator=generator)
+        assert torch.equal(index.sort().values, torch.arange(10))
+    for epoch in (2, 3):
+        index = sampler.epoch_indices(y, epoch=epoch, generator=generator)
+        assert torch.equal(index, torch.tensor([8, 9]))
+    assert FixedSampler.calls == [("max_epochs", 4), ("epoch", 2), ("epoch", 3)]
+
+
+def test_drs_in_an_estimator_switches_at_the_same_epoch_as_drw():
+    FixedSampler.calls = []
+    X, y = long_tailed_blobs([30, 10])
+    CrossEntropyClassifier(
+        sampler=DeferredResampling(FixedSampler(), start=0.6), max_epochs=5,
+        hidden_layer_sizes=(4,), random_state=0,
+    ).fit(X, y)
+    switch = deferred_switch_epoch(0.6, 5)
+    assert FixedSampler.calls == [("max_epochs", 5)] + [("epoch", e) for e in range(switch, 5)]
+
+
+def test_drs_default_is_class_balanced():
+    sampler = DeferredResampling(start=0)
+    sampler.set_max_epochs(1)
+    y = torch.tensor([0] * 950 + [1] * 50)
+    index = sampler.epoch_indices(y, epoch=0, generator=torch.Generator().manual_seed(0))
+    assert isinstance(sampler.sampler_, ClassAwareSampler) and sampler.sampler_.q == 0.0
+    assert 400 < int((y[index] == 1).sum()) < 600
+
+
+def test_drs_errors():
+    with pytest.raises(ValueError, match="max_epochs"):
+        DeferredResampling(start=0.5).epoch_indices(torch.zeros(3, dtype=torch.long), epoch=0)
+    with pytest.raises(ValueError, match="epoch_indices"):
+        DeferredResampling(sampler=object(), start=1).epoch_indices(
+            torch.zeros(3, dtype=torch.long), epoch=0
+        )
+    with pytest.raises(ValueError, match="Unknown sampler"):
+        DeferredResampling(sampler="balanced", start=1).epoch_indices(
+            torch.zeros(3, dtype=torch.long), epoch=1
+        )
+
+
+def test_drs_accepts_sampler_names():
+    sampler = DeferredResampling("square-root", start=1)
+    sampler.set_max_epochs(2)
+    y = torch.tensor([0] * 900 + [1] * 100)
+    index = sampler.epoch_indices(y, epoch=1, generator=torch.Generator().manual_seed(0))
+    assert sampler.sampler_.q == 0.5
+    # square-root sampling: class 1 drawn with probability 10 / (30 + 10) = 0.25.
+    assert 200 < int((y[index] == 1).sum()) < 300

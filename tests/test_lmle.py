@@ -1,0 +1,155 @@
+"""Tests of LMLEClassifier and the re-clustering callback."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+
+from skimbal import ClusterKNNClassifier, LMLEClassifier
+from skimbal._lmle import _ClusteredDataset
+from skimbal.callbacks import PeriodicReclustering
+
+SMALL = dict(max_epochs=6, hidden_layer_sizes=(16,), lr=0.01, batch_size=64, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(n_samples=[60, 30, 10], n_features=4, random_state=0)
+    return X, np.array(["big", "mid", "small"])[y]
+
+
+@pytest.fixture(scope="module")
+def fitted(blobs):
+    X, y = blobs
+    return LMLEClassifier(n_clusters_per_class=2, recluster_every=2, **SMALL).fit(X, y)
+
+
+def test_predicts_original_labels(blobs, fitted):
+    X, y = blobs
+    assert fitted.predict(X).dtype == y.dtype
+    assert (fitted.predict(X) == y).mean() > 0.9
+
+
+def test_transform_is_on_the_unit_sphere(blobs, fitted):
+    X, _ = blobs
+    embedding = fitted.transform(X)
+    assert embedding.shape == (len(X), 16)
+    np.testing.assert_allclose(np.linalg.norm(embedding, axis=1), 1.0, rtol=1e-5)
+
+
+def test_predictions_come_from_cluster_knn_on_the_embedding(blobs, fitted):
+    X, _ = blobs
+    knn = fitted.cluster_knn_
+    assert isinstance(knn, ClusterKNNClassifier)
+    assert knn.cluster_centers_.shape == (6, 16)
+    embedding = fitted.transform(X)
+    np.testing.assert_array_equal(fitted.predict(X), fitted.classes_[knn.predict(embedding)])
+    np.testing.assert_allclose(fitted.decision_function(X), knn.decision_function(embedding))
+    proba = fitted.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(fitted.classes_[proba.argmax(1)], fitted.predict(X))
+
+
+def test_final_clusters_are_those_of_the_final_embedding(blobs, fitted):
+    X, _ = blobs
+    knn = fitted.cluster_knn_
+    embedding = fitted.transform(X)
+    for j, center in enumerate(knn.cluster_centers_):
+        np.testing.assert_allclose(
+            center, embedding[knn.train_clusters_ == j].mean(0), atol=1e-5
+        )
+
+
+def test_reclusters_every_few_epochs(fitted):
+    reclustered = [duration > 0 for duration in fitted.history[:, "recluster_dur"]]
+    assert reclustered == [True, False, True, False, True, False]
+
+
+def test_reproducible_with_random_state(blobs, fitted):
+    X, y = blobs
+    other = LMLEClassifier(n_clusters_per_class=2, recluster_every=2, **SMALL).fit(X, y)
+    np.testing.assert_allclose(other.transform(X), fitted.transform(X))
+    np.testing.assert_array_equal(other.predict(X), fitted.predict(X))
+
+
+def test_training_lowers_the_quintuplet_loss(blobs):
+    X, y = blobs
+    clf = LMLEClassifier(**{**SMALL, "max_epochs": 15}).fit(X, y)
+    losses = clf.history[:, "train_loss"]
+    assert losses[-1] < losses[0]
+
+
+def test_class_with_one_sample(blobs):
+    X, y = blobs
+    X = np.r_[X, [[20.0, 20.0, 20.0, 20.0]]]
+    y = np.r_[y, ["single"]]
+    clf = LMLEClassifier(**SMALL).fit(X, y)
+    assert clf.classes_.tolist() == ["big", "mid", "single", "small"]
+    assert clf.class_counts_.tolist() == [60, 30, 1, 10]
+    assert (clf.cluster_knn_.cluster_labels_ == 2).sum() == 1
+    assert np.isfinite(clf.history[:, "train_loss"]).all()
+
+
+def test_batches_carry_cluster_ids():
+    dataset = _ClusteredDataset(torch.zeros(4, 2), torch.tensor([0, 0, 1, 1]))
+    X, target = dataset.batch(torch.tensor([1, 2]))
+    assert torch.equal(target, torch.tensor([0, 1]))
+    dataset.cluster_ids = torch.tensor([5, 6, 7, 8])
+    _, target = dataset.batch(torch.tensor([3, 0]))
+    assert target["cluster_ids"].tolist() == [8, 5]
+    assert target["y"].tolist() == [1, 0]
+    assert target["sample_weight"] is None
+
+
+def test_validation_split_scores_with_the_knn(blobs):
+    X, y = blobs
+    clf = LMLEClassifier(validation_fraction=0.3, ce_weight=0.1, **SMALL).fit(X, y)
+    assert np.isfinite(clf.history[:, "valid_loss"]).all()
+    assert all(0 <= score <= 1 for score in clf.history[:, "valid_bacc"])
+
+
+def test_sample_weight_zero_removes_anchors(blobs):
+    X, y = blobs
+    weights = np.ones(len(y))
+    weights[y == "small"] = 0.0
+    clf = LMLEClassifier(**SMALL).fit(X, y, sample_weight=weights)
+    assert np.isfinite(clf.history[:, "train_loss"]).all()
+
+
+class _NoEmbedding(torch.nn.Module):
+    def __init__(self, n_features, n_classes):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, n_classes)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+def test_module_without_embedding_is_refused(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="forward_features"):
+        LMLEClassifier(_NoEmbedding, max_epochs=1).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"ce_weight": -1.0}, "ce_weight"),
+        ({"n_neighbors": 0}, "n_neighbors"),
+        ({"recluster_every": 0}, "every"),
+        ({"margins": (0.1,)}, "margins"),
+    ],
+)
+def test_bad_parameters(blobs, params, message):
+    X, y = blobs
+    with pytest.raises(ValueError, match=message):
+        LMLEClassifier(max_epochs=1, **params).fit(X, y)
+
+
+def test_reclustering_schedule():
+    schedule = PeriodicReclustering(every=3)
+    assert [schedule.reclusters_at(epoch) for epoch in range(7)] == [
+        True, False, False, True, False, False, True,
+    ]
+    with pytest.raises(ValueError, match="every"):
+        PeriodicReclustering(every=0).initialize()
