@@ -80,6 +80,7 @@ METHODS = {
     "crt": ("DecoupledClassifier", {"method": "crt"}, (), "CE, then classifier re-training"),
     "tau_norm": ("DecoupledClassifier", {"method": "tau-norm"}, (), "CE, then tau-norm"),
     "lws": ("DecoupledClassifier", {"method": "lws"}, (), "CE, then learnable weight scaling"),
+    "balms": ("BalancedMetaSoftmaxClassifier", {}, (), "balanced meta-softmax (meta sampler)"),
 }
 # Meta-estimators whose stage one is a CE estimator with the recipe.
 META_ESTIMATORS = {"DecoupledClassifier"}

@@ -11,9 +11,14 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/cluster_knn_speed.py \
         --out benchmarks/results/cluster_knn_speed.json
+
+With ``--out`` the table is also written as a CSV next to the JSON (same stem,
+``.csv``); ``--table-from JSON`` rewrites that CSV from an existing JSON
+without re-running the measurements.
 """
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -75,9 +80,36 @@ def measure(dim, args, rng):
     return row
 
 
+def write_table(report, path):
+    """Write the timings of ``report`` (this script's JSON) as a CSV, one row per dimension.
+
+    Seconds: median wall and process CPU time of ``predict``, wall time of the
+    neighbour search alone and of the margin rule alone; also the machine's
+    1-minute load average when the timings were taken.
+    """
+    columns = [
+        "dim", "n_centers", "n_queries", "n_neighbors", "predict_wall_s", "predict_cpu_s",
+        "kneighbors_wall_s", "margin_rule_wall_s", "load_average_1min", "cpu_count",
+    ]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for row in report["results"]:
+            writer.writerow([
+                row["dim"], row["n_centers"], row["n_queries"], row["n_neighbors"],
+                f"{row['predict_s']:.3f}", f"{row['predict_cpu_s']:.3f}",
+                f"{row['kneighbors_s']:.3f}", f"{row['margin_rule_s']:.3f}",
+                f"{report['load_average_1min']:.1f}", report["cpu_count"],
+            ])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--table-from", metavar="JSON", type=Path, default=None,
+        help="only (re)write the CSV table of an existing JSON result file, next to it",
+    )
     parser.add_argument("--dims", type=int, nargs="+", default=[16, 64, 128])
     parser.add_argument("--n-queries", type=int, default=10_000)
     parser.add_argument("--n-classes", type=int, default=10)
@@ -85,6 +117,9 @@ def main():
     parser.add_argument("--n-neighbors", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    if args.table_from is not None:
+        write_table(json.loads(args.table_from.read_text()), args.table_from.with_suffix(".csv"))
+        return
 
     rng = np.random.RandomState(0)
     results = []
@@ -105,6 +140,7 @@ def main():
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")
+        write_table(report, args.out.with_suffix(".csv"))
 
 
 if __name__ == "__main__":

@@ -20,9 +20,14 @@ median of skorch's epoch timer (one CPU thread).
 Usage::
 
     python benchmarks/crl_evidence.py --out benchmarks/results/crl_evidence.json
+
+The summary table is also written as a CSV next to the JSON (same stem,
+``.csv``); ``--table-from JSON`` rewrites that CSV from an existing JSON
+without re-running the experiment.
 """
 
 import argparse
+import csv
 import json
 import platform
 import statistics
@@ -75,7 +80,7 @@ def run(method, X_train, y_train, X_test, y_test, seed, args):
     else:
         _, level, criterion_type = method.split("-")
         clf = CRLClassifier(level=level, criterion_type=criterion_type, alpha=args.alpha,
-                            kappa=args.kappa, **common)
+                            kappa=args.kappa, class_distance=args.class_distance, **common)
     start = time.perf_counter()
     clf.fit(X_train, y_train)
     fit_s = time.perf_counter() - start
@@ -115,15 +120,58 @@ def summarise(rows, methods):
     return summary
 
 
+def write_table(results, path):
+    """Write the summary of ``results`` (the JSON written by this script) as a CSV.
+
+    One row per (problem, method): mean and standard deviation of the score over
+    the seeds, the per-seed scores, the median seconds per epoch and its ratio to
+    cross-entropy, the mean number of skipped minority classes in the last epoch
+    and, for the attribute problem, the worst and best per-attribute balanced
+    accuracy (each the mean over the seeds).
+    """
+    columns = [
+        "problem", "method", "score_mean", "score_std", "scores_per_seed", "epoch_s",
+        "epoch_time_vs_ce", "skipped_classes_last_epoch", "worst_attribute_bacc",
+        "best_attribute_bacc",
+    ]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for problem, entry in results["problems"].items():
+            for method, summary in entry["summary"].items():
+                runs = [r for r in entry["runs"] if r["method"] == method]
+                skipped = [r["skipped_last_epoch"] for r in runs if "skipped_last_epoch" in r]
+                per_attribute = [r["per_attribute"] for r in runs if "per_attribute" in r]
+                attribute_means = np.mean(per_attribute, axis=0) if per_attribute else None
+                writer.writerow([
+                    problem,
+                    method,
+                    f"{summary['mean']:.4f}",
+                    f"{summary['std']:.4f}",
+                    " ".join(f"{s:.4f}" for s in summary["scores"]),
+                    f"{summary['epoch_s']:.4f}",
+                    f"{summary['epoch_time_vs_ce']:.2f}",
+                    f"{np.mean(skipped):.1f}" if skipped else "",
+                    f"{attribute_means.min():.4f}" if attribute_means is not None else "",
+                    f"{attribute_means.max():.4f}" if attribute_means is not None else "",
+                ])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results/crl_evidence.json")
+    parser.add_argument(
+        "--table-from", metavar="JSON", default=None,
+        help="only (re)write the CSV table of an existing JSON result file, next to it",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--epochs-multilabel", type=int, default=20)
     parser.add_argument("--epochs-digits", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--alpha", type=float, default=0.1)
     parser.add_argument("--kappa", type=int, default=3)
+    parser.add_argument("--class-distance", default="signed", choices=["signed", "absolute"])
+    parser.add_argument("--noise", type=float, default=0.3)
     parser.add_argument("--imbalance-ratio", type=float, default=20)
     parser.add_argument(
         "--methods",
@@ -132,12 +180,16 @@ def main():
     )
     parser.add_argument("--problems", nargs="+", default=["multilabel", "digits-lt"])
     args = parser.parse_args()
+    if args.table_from is not None:
+        source = Path(args.table_from)
+        write_table(json.loads(source.read_text()), source.with_suffix(".csv"))
+        return
     torch.set_num_threads(1)
 
     results = dict(
         command="python benchmarks/crl_evidence.py " + " ".join(
             f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in vars(args).items() if k != "out"
+            for k, v in vars(args).items() if k not in ("out", "table_from")
         ),
         settings=vars(args),
         machine=dict(platform=platform.platform(), torch=torch.__version__, threads=1),
@@ -147,8 +199,8 @@ def main():
         rows = []
         for seed in args.seeds:
             if problem == "multilabel":
-                X_train, y_train = make_rare_attributes(3000, random_state=seed)
-                X_test, y_test = make_rare_attributes(3000, random_state=seed + 1000)
+                X_train, y_train = make_rare_attributes(3000, seed, noise=args.noise)
+                X_test, y_test = make_rare_attributes(3000, seed + 1000, noise=args.noise)
             else:
                 X_train, X_test, y_train, y_test = load_digits_lt(
                     args.imbalance_ratio, random_state=seed
@@ -172,6 +224,7 @@ def main():
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
+    write_table(results, out.with_suffix(".csv"))
     print(json.dumps({p: v["summary"] for p, v in results["problems"].items()}, indent=2))
 
 

@@ -13,6 +13,8 @@ Adam, same learning rate, batch size and number of epochs:
   only, class-balanced batches, re-clustering every 5 epochs, kNN over 3
   centres of 5 clusters per class);
 - ``lmle-ce0.1``: the same with a cross-entropy term of weight 0.1;
+- ``lmle-k1``: the same embedding loss, predicting from the single nearest
+  cluster centre (``n_neighbors=1``);
 - ``crl``: :class:`skimbal.CRLClassifier` at the class level, relative
   criterion (its defaults).
 
@@ -28,9 +30,14 @@ the re-clustering (also reported alone, per re-clustering, as
 Usage::
 
     python benchmarks/lmle_evidence.py --out benchmarks/results/lmle_evidence.json
+
+The summary tables are also written as CSVs next to the JSON: the methods in
+``<stem>.csv``, the ``knn_grid`` in ``<stem>_knn_grid.csv``; ``--table-from
+JSON`` rewrites both from an existing JSON without re-running the experiment.
 """
 
 import argparse
+import csv
 import json
 import platform
 import statistics
@@ -61,6 +68,8 @@ def make_estimator(method, seed, args):
         return CrossEntropyClassifier(sampler="class-balanced", **common)
     if method == "lmle":
         return LMLEClassifier(**common)
+    if method.startswith("lmle-k"):
+        return LMLEClassifier(n_neighbors=int(method[len("lmle-k"):]), **common)
     if method.startswith("lmle-ce"):
         return LMLEClassifier(ce_weight=float(method[len("lmle-ce"):]), **common)
     if method == "crl" and hasattr(skimbal, "CRLClassifier"):
@@ -132,25 +141,85 @@ def summarise(rows, methods):
     return summary
 
 
+def write_tables(results, path):
+    """Write the summaries of ``results`` (this script's JSON) as two CSV files.
+
+    ``path`` (one row per problem and method: balanced accuracy mean, standard
+    deviation and per-seed values, mean seconds per epoch, its ratio to
+    cross-entropy as the ratio of the means and the range of the per-seed
+    ratios, seconds per re-clustering) and ``<stem>_knn_grid.csv`` (mean
+    balanced accuracy of the cluster-wise kNN on the raw features, one row per
+    problem and number of clusters per class, one column per ``k``).
+    """
+    path = Path(path)
+    columns = [
+        "problem", "method", "balanced_accuracy_mean", "balanced_accuracy_std",
+        "balanced_accuracy_per_seed", "epoch_s_mean", "epoch_time_vs_ce",
+        "epoch_time_vs_ce_per_seed_range", "recluster_s_mean",
+    ]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for problem, entry in results["problems"].items():
+            ce_epochs = {r["seed"]: r["epoch_s"] for r in entry["runs"] if r["method"] == "ce"}
+            for method, summary in entry["summary"].items():
+                runs = [r for r in entry["runs"] if r["method"] == method]
+                ratios = [r["epoch_s"] / ce_epochs[r["seed"]] for r in runs
+                          if r["seed"] in ce_epochs]
+                writer.writerow([
+                    problem,
+                    method,
+                    f"{summary['balanced_accuracy_mean']:.4f}",
+                    f"{summary['balanced_accuracy_std']:.4f}",
+                    " ".join(f"{r['balanced_accuracy']:.4f}" for r in runs),
+                    f"{summary['epoch_s_mean']:.4f}",
+                    f"{summary['epoch_s_mean'] / entry['summary']['ce']['epoch_s_mean']:.2f}"
+                    if "ce" in entry["summary"] else "",
+                    f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else "",
+                    f"{summary['recluster_s_mean']:.4f}" if "recluster_s_mean" in summary else "",
+                ])
+    grid_rows = {}
+    for problem, entry in results["problems"].items():
+        for key, score in entry["knn_grid"].items():
+            clusters, k = (part.split("=")[1] for part in key.split(","))
+            grid_rows.setdefault((problem, int(clusters)), {})[int(k)] = score
+    neighbors = sorted({k for row in grid_rows.values() for k in row})
+    with open(path.with_name(path.stem + "_knn_grid.csv"), "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["problem", "clusters_per_class"] + [f"k={k}" for k in neighbors])
+        for (problem, clusters), row in grid_rows.items():
+            writer.writerow(
+                [problem, clusters] + [f"{row[k]:.4f}" if k in row else "" for k in neighbors]
+            )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results/lmle_evidence.json")
+    parser.add_argument(
+        "--table-from", metavar="JSON", default=None,
+        help="only (re)write the CSV tables of an existing JSON result file, next to it",
+    )
     parser.add_argument("--imbalance-ratios", type=float, nargs="+", default=[10, 50])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
-        "--methods", nargs="+", default=["ce", "ce-cb", "lmle", "lmle-ce0.1", "crl"]
+        "--methods", nargs="+", default=["ce", "ce-cb", "lmle", "lmle-ce0.1", "lmle-k1", "crl"]
     )
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args()
+    if args.table_from is not None:
+        source = Path(args.table_from)
+        write_tables(json.loads(source.read_text()), source.with_suffix(".csv"))
+        return
     torch.set_num_threads(1)
     methods = [m for m in args.methods if m != "crl" or hasattr(skimbal, "CRLClassifier")]
 
     results = dict(
         command="python benchmarks/lmle_evidence.py " + " ".join(
             f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in vars(args).items() if k != "out"
+            for k, v in vars(args).items() if k not in ("out", "table_from")
         ),
         settings=vars(args),
         machine=dict(platform=platform.platform(), torch=torch.__version__, threads=1),
@@ -183,6 +252,7 @@ def main():
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
+    write_tables(results, out.with_suffix(".csv"))
     print(json.dumps(
         {p: [v["summary"], v["knn_grid"]] for p, v in results["problems"].items()}, indent=2
     ))

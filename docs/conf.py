@@ -20,8 +20,8 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 # Local builds need no network: cross-project links are plain text.
 intersphinx_mapping = {}
-templates_path = []
-exclude_patterns = ["_build", "design.rst"]
+templates_path = ["_templates"]
+exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_static_path = []
 suppress_warnings = ["autosummary.import_cycle"]

@@ -157,8 +157,18 @@ def fit_and_score(name, X_train, y_train, X_test, *, random_state, device, max_e
 
 
 def run_comparison(
-    names, X_train, y_train, X_test, y_test, *, random_state, device, max_epochs,
-    progress=True, on_error=None,
+    names,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    *,
+    random_state,
+    device,
+    max_epochs,
+    n_seeds=1,
+    progress=True,
+    on_error=None,
 ):
     """Fit every method on the same split and score it on the test split.
 
@@ -167,9 +177,14 @@ def run_comparison(
     names : list of str
         Registered methods, run in this order.
     X_train, y_train, X_test, y_test : ndarray
-        The split; every method sees the same training split and seed.
-    random_state, device, max_epochs
+        The split; every method sees the same training split and seeds.
+    random_state : int
+        Seed passed to every factory (the first seed when ``n_seeds > 1``).
+    device, max_epochs
         Passed to every factory.
+    n_seeds : int, default=1
+        Fit every method with the seeds ``random_state .. random_state +
+        n_seeds - 1`` (same split) and average the scores.
     progress : bool, default=True
         Show a tqdm progress bar over the methods (on stderr).
     on_error : callable, default=None
@@ -179,8 +194,10 @@ def run_comparison(
     Returns
     -------
     results : list of dict
-        One :func:`skimbal.metrics.imbalance_report` per method that ran, with the
-        keys ``method`` and ``fit_time`` added.
+        Per method that ran: the keys of :func:`skimbal.metrics.imbalance_report`
+        (scores and ``per_class_accuracy`` averaged over the seeds), plus
+        ``method``, ``fit_time`` (mean seconds), ``n_seeds`` and
+        ``balanced_accuracy_std`` (standard deviation over the seeds, NaN for one).
     """
     from tqdm.auto import tqdm
 
@@ -195,20 +212,46 @@ def run_comparison(
     bar = tqdm(names, desc="methods", unit="method", disable=not progress)
     for name in bar:
         bar.set_postfix_str(name)
+        reports = []
         try:
-            y_pred, fit_time = fit_and_score(
-                name, X_train, y_train, X_test,
-                random_state=random_state, device=device, max_epochs=max_epochs,
-            )
+            for seed in range(random_state, random_state + n_seeds):
+                y_pred, fit_time = fit_and_score(
+                    name,
+                    X_train,
+                    y_train,
+                    X_test,
+                    random_state=seed,
+                    device=device,
+                    max_epochs=max_epochs,
+                )
+                reports.append(
+                    {**imbalance_report(y_test, y_pred, train_counts), "fit_time": fit_time}
+                )
         except Exception as exc:
             if on_error is None:
                 raise
             on_error(name, exc)
             continue
-        report = imbalance_report(y_test, y_pred, train_counts)
-        results.append({"method": name, **report, "fit_time": fit_time})
+        results.append({"method": name, **_average_reports(reports)})
     bar.close()
     return results
+
+
+def _average_reports(reports):
+    """Mean of the numeric entries of several reports of the same split."""
+    averaged = dict(reports[0])
+    for key in reports[0]:
+        if key in ("labels", "train_counts"):
+            continue
+        averaged[key] = np.mean([report[key] for report in reports], axis=0)
+        if np.ndim(averaged[key]) == 0:
+            averaged[key] = float(averaged[key])
+    scores = [report["balanced_accuracy"] for report in reports]
+    averaged["n_seeds"] = len(reports)
+    averaged["balanced_accuracy_std"] = (
+        float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan")
+    )
+    return averaged
 
 
 def _warm_up(device):
@@ -315,9 +358,7 @@ def _classifier_retraining(*, random_state, device, max_epochs):
 
 def _tau_normalisation(*, random_state, device, max_epochs):
     """tau-norm: CE on 80 % of the data, head rows divided by norm**tau (tau on the rest)."""
-    return _decoupled(
-        "tau-norm", random_state=random_state, device=device, max_epochs=max_epochs
-    )
+    return _decoupled("tau-norm", random_state=random_state, device=device, max_epochs=max_epochs)
 
 
 def _learnable_weight_scaling(*, random_state, device, max_epochs):
@@ -392,14 +433,20 @@ def _loss_based(name, *, random_state, device, max_epochs, **params):
 
 def _focal(*, random_state, device, max_epochs):
     """Softmax focal loss, gamma 1 (Lin et al. 2017; the long-tail setting)."""
-    return _loss_based("FocalLossClassifier", random_state=random_state, device=device,
-                       max_epochs=max_epochs)
+    return _loss_based(
+        "FocalLossClassifier", random_state=random_state, device=device, max_epochs=max_epochs
+    )
 
 
 def _class_balanced_focal(*, random_state, device, max_epochs):
     """Class-balanced sigmoid focal loss, beta 0.9999, gamma 1 (Cui et al. 2019)."""
-    return _loss_based("ClassBalancedClassifier", loss_type="focal", random_state=random_state,
-                       device=device, max_epochs=max_epochs)
+    return _loss_based(
+        "ClassBalancedClassifier",
+        loss_type="focal",
+        random_state=random_state,
+        device=device,
+        max_epochs=max_epochs,
+    )
 
 
 def _cross_entropy_drw(*, random_state, device, max_epochs):
@@ -415,44 +462,63 @@ def _cross_entropy_drw(*, random_state, device, max_epochs):
 
 def _ldam_drw(*, random_state, device, max_epochs):
     """LDAM (max margin 0.5, scale 30) on a cosine head, with DRW (Cao et al. 2019)."""
-    return _loss_based("LDAMClassifier", random_state=random_state, device=device,
-                       max_epochs=max_epochs)
+    return _loss_based(
+        "LDAMClassifier", random_state=random_state, device=device, max_epochs=max_epochs
+    )
 
 
 def _max_margin_drw(*, random_state, device, max_epochs):
     """Maximum-margin loss (scale 30, M 0.5) on a cosine head, with DRW (Kang et al. 2021)."""
-    return _loss_based("MaxMarginClassifier", random_state=random_state, device=device,
-                       max_epochs=max_epochs)
+    return _loss_based(
+        "MaxMarginClassifier", random_state=random_state, device=device, max_epochs=max_epochs
+    )
 
 
 def _balanced_softmax(*, random_state, device, max_epochs):
     """Balanced softmax: CE on z + log(prior), raw z at prediction (Ren et al. 2020)."""
-    return _loss_based("BalancedSoftmaxClassifier", random_state=random_state, device=device,
-                       max_epochs=max_epochs)
+    return _loss_based(
+        "BalancedSoftmaxClassifier", random_state=random_state, device=device, max_epochs=max_epochs
+    )
 
 
 def _logit_adjusted(*, random_state, device, max_epochs):
     """Logit-adjusted loss, tau 1 (Menon et al. 2021)."""
-    return _loss_based("LogitAdjustedClassifier", random_state=random_state, device=device,
-                       max_epochs=max_epochs)
+    return _loss_based(
+        "LogitAdjustedClassifier", random_state=random_state, device=device, max_epochs=max_epochs
+    )
 
 
 def _post_hoc_logit_adjustment(*, random_state, device, max_epochs):
     """CE, then argmax(z - tau log prior); tau on 20 % of the training data held out."""
-    return _loss_based("PostHocLogitAdjustedClassifier", tau="auto", random_state=random_state,
-                       device=device, max_epochs=max_epochs)
+    return _loss_based(
+        "PostHocLogitAdjustedClassifier",
+        tau="auto",
+        random_state=random_state,
+        device=device,
+        max_epochs=max_epochs,
+    )
 
 
 def _large_margin_softmax(*, random_state, device, max_epochs):
     """L-Softmax, margin 2, annealed mix with the plain logit (Liu et al. 2016)."""
-    return _loss_based("LargeMarginSoftmaxClassifier", random_state=random_state,
-                       device=device, max_epochs=max_epochs)
+    return _loss_based(
+        "LargeMarginSoftmaxClassifier",
+        random_state=random_state,
+        device=device,
+        max_epochs=max_epochs,
+    )
 
 
 def _hinge_ldam_drw(*, random_state, device, max_epochs):
     """Multi-class hinge loss with LDAM margins, with DRW."""
-    return _loss_based("HingeLossClassifier", ldam_margins=True, drw=True,
-                       random_state=random_state, device=device, max_epochs=max_epochs)
+    return _loss_based(
+        "HingeLossClassifier",
+        ldam_margins=True,
+        drw=True,
+        random_state=random_state,
+        device=device,
+        max_epochs=max_epochs,
+    )
 
 
 def _large_margin_local_embedding(*, random_state, device, max_epochs):
@@ -465,6 +531,38 @@ def _large_margin_local_embedding(*, random_state, device, max_epochs):
 
 
 #: Method name -> factory ``f(*, random_state, device, max_epochs)``.
+def _balanced_meta_softmax(*, random_state, device, max_epochs):
+    """Balanced softmax with a meta-learned class sampler (BALMS)."""
+    from ._balms import BalancedMetaSoftmaxClassifier
+
+    return BalancedMetaSoftmaxClassifier(
+        **net_params(random_state=random_state, device=device, max_epochs=max_epochs)
+    )
+
+
+def _meta_reweighting(*, random_state, device, max_epochs):
+    """Cross-entropy with per-batch sample weights meta-learned on a balanced meta set."""
+    from ._cross_entropy import CrossEntropyClassifier
+    from ._meta_reweighting import MetaReweighting
+
+    return CrossEntropyClassifier(
+        meta_reweighting=MetaReweighting(10),
+        **net_params(random_state=random_state, device=device, max_epochs=max_epochs),
+    )
+
+
+def _class_balanced_sampling_minority_augmentation(*, random_state, device, max_epochs):
+    """Class-balanced sampling with noise and within-class mixup for rarer classes."""
+    from ._augmentation import MinorityAugmentation
+    from ._cross_entropy import CrossEntropyClassifier
+
+    return CrossEntropyClassifier(
+        sampler="class-balanced",
+        augmentation=MinorityAugmentation(),
+        **net_params(random_state=random_state, device=device, max_epochs=max_epochs),
+    )
+
+
 METHODS = {
     "ce": _cross_entropy,
     "weighted-ce": _weighted_cross_entropy,
@@ -491,6 +589,9 @@ METHODS = {
     "post-hoc-la": _post_hoc_logit_adjustment,
     "l-softmax": _large_margin_softmax,
     "hinge-ldam-drw": _hinge_ldam_drw,
+    "balms": _balanced_meta_softmax,
+    "meta-reweighting": _meta_reweighting,
+    "cb-sampling-minority-aug": _class_balanced_sampling_minority_augmentation,
 }
 
 #: Run and display order; unregistered names are skipped.
@@ -503,6 +604,7 @@ DEFAULT_METHODS = (
     "ldam-drw",
     "balanced-softmax",
     "logit-adjusted",
+    "balms",
     "post-hoc-la",
     "max-margin-drw",
     "hinge-ldam-drw",
@@ -516,6 +618,8 @@ DEFAULT_METHODS = (
     "bbn",
     "cb-sampling",
     "sqrt-sampling",
+    "cb-sampling-minority-aug",
+    "meta-reweighting",
     "smote-mlp",
     "smote-in-training",
     "rus-mlp",

@@ -82,9 +82,8 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
         Weight of the CRL term. 'auto' derives it from the training split's
         imbalance with :func:`crl_imbalance_alpha` (``eta=1``). The papers set
         it from the imbalance; 0.1 is our choice: with label noise, hard-mined
-        pairs are mostly mislabelled or ambiguous samples, and weights of 0.3
-        and more pulled our networks towards constant scores (see the user
-        guide).
+        pairs are mostly mislabelled or ambiguous samples, and ``alpha=0.5``
+        pulled our networks towards constant scores (see the user guide).
     n_bins : int, default=25
         Histogram nodes of the distribution criterion.
     class_distance : {'signed', 'absolute'}, default='signed'

@@ -107,6 +107,18 @@ class GPUFastPathMixin:
     (a global, ``len(net.history)``, host random numbers drawn in the loss,
     a module attribute changed within an epoch) is frozen at capture time; use
     ``cuda_graph=False`` for such estimators.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimbal import CrossEntropyClassifier, GPUFastPathMixin
+    >>> class FastCrossEntropy(GPUFastPathMixin, CrossEntropyClassifier):
+    ...     pass
+    >>> X = np.random.default_rng(0).random((20, 3))
+    >>> y = np.arange(20) % 2
+    >>> clf = FastCrossEntropy(max_epochs=2, bf16=True, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3]).shape  # on the CPU, exactly CrossEntropyClassifier
+    (3,)
     """
 
     # Device types on which the fast path is active (tests widen it).
@@ -127,6 +139,12 @@ class GPUFastPathMixin:
         self.channels_last = channels_last
         self.bf16 = bf16
         self.graph_warmup_steps = graph_warmup_steps
+
+    def _check_params(self):
+        super()._check_params()
+        steps = self.graph_warmup_steps
+        if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+            raise ValueError(f"graph_warmup_steps must be an int >= 1; got {steps!r}.")
 
     # ------------------------------------------------------------ activation
     def _fast_path_active(self):
@@ -209,8 +227,15 @@ class _CudaGraphBackend:
     @staticmethod
     def capture(fn):
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            outputs = fn()
+        stream = torch.cuda.current_stream()
+        try:
+            with torch.cuda.graph(graph):
+                outputs = fn()
+        except BaseException:
+            # When ending a failed capture raises, torch.cuda.graph leaves its
+            # capture stream current: restore the caller's stream.
+            torch.cuda.set_stream(stream)
+            raise
         return graph, outputs
 
     @staticmethod

@@ -12,6 +12,7 @@ from skorch.utils import to_numpy
 from ._base import ImbalancedNetClassifier
 from ._cluster_knn import ClusterKNNClassifier
 from ._data import TensorDataset
+from ._multilabel import MultiLabelMixin, mean_attribute_balanced_accuracy
 from .callbacks._reclustering import PeriodicReclustering
 from .losses._quintuplet import QuintupletLoss
 from .nn import has_embedding
@@ -43,12 +44,28 @@ class _ClusteredDataset(TensorDataset):
 
 
 def _valid_knn_balanced_accuracy(net, X, y):
-    """Balanced accuracy of the cluster-wise kNN on held-out data (encoded labels)."""
-    embedding = to_numpy(net.forward(X)[0])
-    return balanced_accuracy_score(to_numpy(y), net.cluster_knn_.predict(embedding))
+    """Balanced accuracy of the cluster-wise kNN on held-out data (encoded labels).
+
+    The mean over the attributes for a multi-label target.
+    """
+    embedding = to_numpy(net.forward(X)[0]).astype(np.float64)
+    y = to_numpy(y)
+    if y.ndim == 2:
+        predicted = np.stack([knn.predict(embedding) for knn in net.cluster_knn_], axis=1)
+        return mean_attribute_balanced_accuracy(y, predicted)
+    return balanced_accuracy_score(y, net.cluster_knn_.predict(embedding))
 
 
-class LMLEClassifier(ImbalancedNetClassifier):
+def _nearest_center(embedding, target, knn):
+    """Index of the nearest centre of ``knn`` among those of each row's class."""
+    centers = torch.as_tensor(knn.cluster_centers_, device=embedding.device)
+    labels = torch.as_tensor(knn.cluster_labels_, device=embedding.device)
+    distances = torch.cdist(embedding, centers.to(embedding.dtype))
+    distances = distances.masked_fill(labels[None, :] != target[:, None], torch.inf)
+    return distances.argmin(dim=1)
+
+
+class LMLEClassifier(MultiLabelMixin, ImbalancedNetClassifier):
     """Large Margin Local Embedding with cluster-wise kNN prediction.
 
     LMLE (Huang et al., CVPR 2016) learns an embedding ``f(x)`` on the unit
@@ -109,9 +126,10 @@ class LMLEClassifier(ImbalancedNetClassifier):
 
     Attributes
     ----------
-    cluster_knn_ : ClusterKNNClassifier
+    cluster_knn_ : ClusterKNNClassifier or list of them
         The kNN classifier on the clusters of the final training embeddings
-        (fitted on encoded labels ``0 .. n_classes - 1``).
+        (fitted on encoded labels ``0 .. n_classes - 1``); one per attribute,
+        on the encoded values 0 and 1, for a multi-label target.
     classes_, class_counts_, class_prior_, class_weight_, module_, history_
         As in :class:`ImbalancedNetClassifier`.
 
@@ -130,6 +148,17 @@ class LMLEClassifier(ImbalancedNetClassifier):
     the kNN rule with the latest clusters. The loss's hinge terms are mined
     within the batch, so a batch should hold a few samples per cluster: keep
     ``batch_size`` at least a few times ``n_classes * n_clusters_per_class``.
+
+    **Multi-label targets.** A binary indicator matrix ``y`` (n_samples,
+    n_attributes) is handled as in :class:`skimbal.CRLClassifier` (see
+    ``MultiLabelMixin``): one shared embedding, each attribute a binary
+    problem with its own per-value clusters and its own quintuplets; the loss
+    is the mean over the attributes, ``ce_weight`` weights the per-attribute
+    binary cross-entropy, and each attribute is predicted by its own
+    cluster-wise kNN (``predict`` gives the matrix in the original values,
+    ``predict_proba`` the probability of the high value, ``decision_function``
+    the kNN score of each attribute). Class-aware samplers need one label per
+    row, so a string ``sampler`` falls back to plain shuffling there.
 
     References
     ----------
@@ -195,6 +224,22 @@ class LMLEClassifier(ImbalancedNetClassifier):
     def _criterion_params(self):
         return {"margins": self.margins}
 
+    def initialize_criterion(self):
+        """Build the quintuplet loss (also for multi-label targets)."""
+        return ImbalancedNetClassifier.initialize_criterion(self)
+
+    def _fitted_sampler(self):
+        if getattr(self, "multilabel_", False) and isinstance(self.sampler, str):
+            return None
+        return super()._fitted_sampler()
+
+    def get_iterator(self, dataset, training=False):
+        """The base's iterator; a multi-label fit with a string sampler shuffles."""
+        iterator = super().get_iterator(dataset, training=training)
+        if training and getattr(iterator, "sampler", 0) is None and hasattr(iterator, "shuffle"):
+            iterator.shuffle = True
+        return iterator
+
     def initialize_module(self):
         """Build the module and check that it exposes an embedding."""
         super().initialize_module()
@@ -244,35 +289,52 @@ class LMLEClassifier(ImbalancedNetClassifier):
             cluster_ids = y_true.get("cluster_ids")
         if cluster_ids is None:
             cluster_ids = self._nearest_own_cluster(embedding.detach(), target)
+        if target.ndim == 1:
+            loss = self._quintuplet_term(
+                embedding, target, cluster_ids, self.class_weight_, sample_weight
+            )
+        else:
+            class_weight = self.class_weight_
+            loss = torch.stack([
+                self._quintuplet_term(
+                    embedding, target[:, a], cluster_ids[:, a],
+                    None if class_weight is None else class_weight[a], sample_weight,
+                )
+                for a in range(target.shape[1])
+            ]).mean()
+        if self.ce_weight:
+            loss = loss + self.ce_weight * self._cross_entropy_term(logits, target, sample_weight)
+        return loss
+
+    def _quintuplet_term(self, embedding, target, cluster_ids, class_weight, sample_weight):
+        """``sum_a w_a l_a / sum_a w_a`` over the anchors that have a term."""
         per_anchor, has_term = self.criterion_.anchor_losses(embedding, target, cluster_ids)
         weight = has_term.to(per_anchor.dtype)
-        if self.class_weight_ is not None:
-            weight = weight * torch.as_tensor(self.class_weight_, device=weight.device)[target]
+        if class_weight is not None:
+            weight = weight * torch.as_tensor(class_weight, device=weight.device)[target]
         if sample_weight is not None:
             weight = weight * sample_weight
-        loss = (weight * per_anchor).sum() / weight.sum().clamp_min(1e-12)
-        if self.ce_weight:
-            ce = torch.nn.functional.cross_entropy(logits, target, reduction="none")
-            ce_weight = torch.ones_like(ce) if sample_weight is None else sample_weight
-            if self.class_weight_ is not None:
-                ce_weight = ce_weight * torch.as_tensor(
-                    self.class_weight_, device=ce.device
-                )[target]
-            loss = loss + self.ce_weight * (ce_weight * ce).sum() / ce_weight.sum().clamp_min(
-                1e-12
-            )
-        return loss
+        return (weight * per_anchor).sum() / weight.sum().clamp_min(1e-12)
+
+    def _cross_entropy_term(self, logits, target, sample_weight):
+        if target.ndim == 2:
+            return self._attribute_bce(logits, target, sample_weight)
+        ce = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+        weight = torch.ones_like(ce) if sample_weight is None else sample_weight
+        if self.class_weight_ is not None:
+            weight = weight * torch.as_tensor(self.class_weight_, device=ce.device)[target]
+        return (weight * ce).sum() / weight.sum().clamp_min(1e-12)
 
     def _nearest_own_cluster(self, embedding, target):
         """Cluster ids by the nearest current centre of each sample's own class."""
         knn = getattr(self, "cluster_knn_", None)
         if knn is None:
             return target
-        centers = torch.as_tensor(knn.cluster_centers_, device=embedding.device)
-        labels = torch.as_tensor(knn.cluster_labels_, device=embedding.device)
-        distances = torch.cdist(embedding, centers.to(embedding.dtype))
-        distances = distances.masked_fill(labels[None, :] != target[:, None], torch.inf)
-        return distances.argmin(dim=1)
+        if target.ndim == 2:
+            return torch.stack(
+                [_nearest_center(embedding, target[:, a], k) for a, k in enumerate(knn)], dim=1
+            )
+        return _nearest_center(embedding, target, knn)
 
     def _embed(self, X):
         """Unit-norm embeddings of a tensor of rows, in evaluation mode."""
@@ -301,16 +363,26 @@ class LMLEClassifier(ImbalancedNetClassifier):
 
         Returns
         -------
-        cluster_ids : torch.LongTensor of shape (n_rows,)
-            Index of each row's cluster in ``cluster_knn_.cluster_centers_``, on
-            the dataset's device.
+        cluster_ids : torch.LongTensor of shape (n_rows,) or (n_rows, n_attributes)
+            Index of each row's cluster in ``cluster_knn_.cluster_centers_`` (per
+            attribute for a multi-label target), on the dataset's device.
         """
         # float64 so that the kNN distances do not depend on the query batch.
         embedding = to_numpy(self._embed(dataset.X)).astype(np.float64)
-        # Drawn from torch's generator, which ``fit`` seeds from random_state.
+        y = to_numpy(dataset.y)
+        if y.ndim == 2:
+            knns = [self._fit_knn(embedding, y[:, a]) for a in range(y.shape[1])]
+            self.cluster_knn_ = knns
+            cluster_ids = np.stack([knn.train_clusters_ for knn in knns], axis=1)
+        else:
+            self.cluster_knn_ = self._fit_knn(embedding, y)
+            cluster_ids = self.cluster_knn_.train_clusters_
+        return torch.as_tensor(cluster_ids, device=dataset.X.device)
+
+    def _fit_knn(self, embedding, y):
+        # Seeded from torch's generator, which ``fit`` seeds from random_state.
         seed = int(torch.randint(np.iinfo(np.int32).max, (1,)))
-        self.cluster_knn_ = self._cluster_knn(seed).fit(embedding, to_numpy(dataset.y))
-        return torch.as_tensor(self.cluster_knn_.train_clusters_, device=dataset.X.device)
+        return self._cluster_knn(seed).fit(embedding, y)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -348,6 +420,15 @@ class LMLEClassifier(ImbalancedNetClassifier):
         """
         return self.fit(X, y, sample_weight=sample_weight, **fit_params).transform(X)
 
+    def _knn_outputs(self, X, method):
+        """``method`` of the kNN on the embedding of ``X``; per attribute, stacked."""
+        embedding = self.transform(X).astype(np.float64)
+        if getattr(self, "multilabel_", False):
+            return np.stack(
+                [getattr(knn, method)(embedding) for knn in self.cluster_knn_], axis=1
+            )
+        return getattr(self.cluster_knn_, method)(embedding)
+
     def decision_function(self, X):
         """Normalised kNN margins (see :class:`ClusterKNNClassifier`).
 
@@ -357,11 +438,10 @@ class LMLEClassifier(ImbalancedNetClassifier):
 
         Returns
         -------
-        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two
-            classes.
+        scores : ndarray of shape (n_samples, n_classes), (n_samples,) for two
+            classes, or (n_samples, n_attributes) for a multi-label target.
         """
-        embedding = self.transform(X)
-        return self.cluster_knn_.decision_function(embedding.astype(np.float64))
+        return self._knn_outputs(X, "decision_function")
 
     def predict_proba(self, X):
         """``softmax(margins / temperature)`` of the cluster-wise kNN.
@@ -372,10 +452,13 @@ class LMLEClassifier(ImbalancedNetClassifier):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
+        proba : ndarray of shape (n_samples, n_classes), or (n_samples,
+            n_attributes) for a multi-label target (probability of the high
+            value of each attribute).
         """
-        embedding = self.transform(X)
-        return self.cluster_knn_.predict_proba(embedding.astype(np.float64))
+        if getattr(self, "multilabel_", False):
+            return self._knn_outputs(X, "predict_proba")[:, :, 1]
+        return self._knn_outputs(X, "predict_proba")
 
     def predict(self, X):
         """Labels from the cluster-wise kNN rule on the embedding.
@@ -386,7 +469,10 @@ class LMLEClassifier(ImbalancedNetClassifier):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
+        y_pred : ndarray of shape (n_samples,), or (n_samples, n_attributes) in
+            the original values for a multi-label target.
         """
-        embedding = self.transform(X)
-        return self.classes_[self.cluster_knn_.predict(embedding.astype(np.float64))]
+        index = self._knn_outputs(X, "predict")
+        if getattr(self, "multilabel_", False):
+            return self.label_values_[index]
+        return self.classes_[index]

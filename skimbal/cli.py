@@ -29,6 +29,8 @@ RESULT_COLUMNS = (
     "few_shot_accuracy",
     "accuracy",
     "fit_time",
+    "n_seeds",
+    "balanced_accuracy_std",
 )
 
 _HEADERS = {
@@ -41,6 +43,8 @@ _HEADERS = {
     "few_shot_accuracy": "few",
     "accuracy": "acc",
     "fit_time": "fit_s",
+    "n_seeds": "seeds",
+    "balanced_accuracy_std": "bal_acc_sd",
 }
 
 DIGITS_IMBALANCE_RATIO = 20
@@ -136,6 +140,16 @@ def build_parser():
         help="seed of the split and of every method (default 0)",
     )
     compare.add_argument(
+        "--n-seeds",
+        type=int,
+        default=1,
+        metavar="K",
+        help=(
+            "fit every method with the seeds S .. S+K-1 on the same split and average "
+            "the scores (default 1)"
+        ),
+    )
+    compare.add_argument(
         "--out",
         default="skimbal-compare",
         metavar="DIR",
@@ -181,6 +195,12 @@ def _run_compare(args):
         raise CommandError("no method is registered.")
     if args.max_epochs < 1:
         raise CommandError(f"--max-epochs must be at least 1, got {args.max_epochs}.")
+    if str(args.device).startswith("cuda") and not torch.cuda.is_available():
+        raise CommandError(
+            f"--device {args.device}: no CUDA GPU is available; use --device cpu or auto."
+        )
+    if args.n_seeds < 1:
+        raise CommandError(f"--n-seeds must be at least 1, got {args.n_seeds}.")
     if args.num_threads < 1:
         raise CommandError(f"--num-threads must be at least 1, got {args.num_threads}.")
     if not 0 < args.test_size < 1:
@@ -206,6 +226,7 @@ def _run_compare(args):
             random_state=args.random_state,
             device=args.device,
             max_epochs=args.max_epochs,
+            n_seeds=args.n_seeds,
             progress=not args.no_progress,
             on_error=report_failure,
         )
@@ -363,14 +384,22 @@ def _format_value(value, column):
         return str(value)
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
+    if column == "n_seeds":
+        return str(value)
     return f"{value:.2f}" if column == "fit_time" else f"{value:.3f}"
 
 
 def format_table(results):
-    """Plain-text table of the results (one row per method)."""
-    rows = [[_HEADERS[c] for c in RESULT_COLUMNS]]
-    rows += [[_format_value(row.get(c), c) for c in RESULT_COLUMNS] for row in results]
-    widths = [max(len(row[j]) for row in rows) for j in range(len(RESULT_COLUMNS))]
+    """Plain-text table of the results (one row per method).
+
+    The seed columns appear only when some method ran with several seeds.
+    """
+    columns = list(RESULT_COLUMNS)
+    if all(row.get("n_seeds", 1) == 1 for row in results):
+        columns = [c for c in columns if c not in ("n_seeds", "balanced_accuracy_std")]
+    rows = [[_HEADERS[c] for c in columns]]
+    rows += [[_format_value(row.get(c), c) for c in columns] for row in results]
+    widths = [max(len(row[j]) for row in rows) for j in range(len(columns))]
     lines = []
     for i, row in enumerate(rows):
         cells = [

@@ -5,6 +5,7 @@ Keep the settings small: tiny networks, few epochs, a fixed seed.
 """
 
 from skimbal import (
+    BalancedMetaSoftmaxClassifier,
     BalancedSoftmaxClassifier,
     BBNClassifier,
     ClassBalancedClassifier,
@@ -19,6 +20,7 @@ from skimbal import (
     LMLEClassifier,
     LogitAdjustedClassifier,
     MaxMarginClassifier,
+    MinorityAugmentation,
     PostHocLogitAdjustedClassifier,
     WeightedCrossEntropyClassifier,
     with_gpu_fast_path,
@@ -60,6 +62,9 @@ ESTIMATORS = [
     # The GPU fast path (skimbal._gpu) mixed into an estimator: on the CPU it
     # must behave as the estimator itself, with its extra parameters.
     with_gpu_fast_path(CrossEntropyClassifier)(channels_last=True, bf16=True, **SMALL),
+    # Learned and augmented re-balancing (skimbal._balms, skimbal._augmentation).
+    BalancedMetaSoftmaxClassifier(meta_interval=3, **SMALL),
+    CrossEntropyClassifier(sampler="class-balanced", augmentation=MinorityAugmentation(), **SMALL),
 ]
 
 # Checks a network trained by mini-batch SGD cannot pass, with the reason.

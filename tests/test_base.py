@@ -401,3 +401,12 @@ def test_progress_bar_and_epoch_table(imbalanced, capsys):
     assert "train_loss" in out and "epoch" in out
     clf = CrossEntropyClassifier(progress_bar=True, **SMALL)
     assert "progress_bar" in dict(clf.get_default_callbacks())
+
+
+def test_sample_weight_with_validation_split(imbalanced):
+    X, y = imbalanced
+    weights = np.where(y == 2, 3.0, 1.0)
+    clf = CrossEntropyClassifier(validation_fraction=0.2, **SMALL)
+    clf.fit(X, y, sample_weight=weights)
+    assert 0.0 <= clf.history[-1, "valid_bacc"] <= 1.0
+    assert np.isfinite(clf.history[-1, "valid_loss"])

@@ -6,9 +6,18 @@ import pytest
 
 from skimbal import _compare
 from skimbal.cli import RESULT_COLUMNS, main
-from skimbal.datasets import long_tailed_counts
+from skimbal.datasets import load_digits_lt, long_tailed_counts
 
 FAST = ["--max-epochs", "2", "--no-progress", "--random-state", "0"]
+SCORE_COLUMNS = [
+    "balanced_accuracy",
+    "macro_f1",
+    "g_mean",
+    "many_shot_accuracy",
+    "medium_shot_accuracy",
+    "few_shot_accuracy",
+    "accuracy",
+]
 
 
 def _read_csv(path):
@@ -29,9 +38,10 @@ def test_compare_digits_end_to_end(tmp_path, capsys):
     scores = [float(row["balanced_accuracy"]) for row in rows]
     assert scores == sorted(scores, reverse=True)
     for row in rows:
-        for column in RESULT_COLUMNS[1:-1]:
+        for column in SCORE_COLUMNS:
             assert 0 <= float(row[column]) <= 1
         assert float(row["fit_time"]) > 0
+        assert row["n_seeds"] == "1" and row["balanced_accuracy_std"] == ""
 
     per_class = _read_csv(out / "per_class_accuracy.csv")
     assert len(per_class) == 3 * 10
@@ -59,8 +69,38 @@ def test_compare_is_deterministic(tmp_path):
     for name in ("a", "b"):
         main(["compare", "--methods", "ce", "--out", str(tmp_path / name)] + FAST)
     first, second = (_read_csv(tmp_path / name / "results.csv") for name in ("a", "b"))
-    for column in RESULT_COLUMNS[:-1]:
+    for column in ["method", *SCORE_COLUMNS]:
         assert first[0][column] == second[0][column]
+
+
+def test_n_seeds_averages_the_single_seed_runs(tmp_path):
+    split = load_digits_lt(20, random_state=0)
+    X_train, X_test, y_train, y_test = split
+    kwargs = dict(device="cpu", max_epochs=2, progress=False)
+    runs = [
+        _compare.run_comparison(
+            ["ce"], X_train, y_train, X_test, y_test, random_state=seed, **kwargs
+        )[0]
+        for seed in (0, 1)
+    ]
+    both = _compare.run_comparison(
+        ["ce"], X_train, y_train, X_test, y_test, random_state=0, n_seeds=2, **kwargs
+    )[0]
+    scores = [run["balanced_accuracy"] for run in runs]
+    assert both["n_seeds"] == 2
+    assert both["balanced_accuracy"] == pytest.approx(np.mean(scores))
+    assert both["balanced_accuracy_std"] == pytest.approx(np.std(scores, ddof=1))
+    np.testing.assert_allclose(
+        both["per_class_accuracy"], np.mean([run["per_class_accuracy"] for run in runs], axis=0)
+    )
+    assert np.isnan(runs[0]["balanced_accuracy_std"]) and runs[0]["n_seeds"] == 1
+
+    out = tmp_path / "out"
+    main(["compare", "--methods", "ce", "--n-seeds", "2", "--out", str(out)] + FAST)
+    row = _read_csv(out / "results.csv")[0]
+    assert row["n_seeds"] == "2"
+    assert float(row["balanced_accuracy"]) == pytest.approx(np.mean(scores), abs=1e-4)
+    assert float(row["balanced_accuracy_std"]) == pytest.approx(np.std(scores, ddof=1), abs=1e-4)
 
 
 def test_unknown_method_lists_known_ones(tmp_path, capsys):
@@ -167,6 +207,14 @@ def test_csv_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["compare", "--max-epochs", "0", "--out", str(tmp_path)])
     assert "--max-epochs" in capsys.readouterr().err
+
+
+def test_cuda_without_gpu_is_an_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--device", "cuda", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
 
 
 def test_png_skipped_without_matplotlib(tmp_path, capsys, monkeypatch):

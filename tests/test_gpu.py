@@ -193,3 +193,40 @@ def test_fast_class_is_cached_clonable_and_picklable():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         copy.deepcopy(est)
+
+
+@pytest.mark.parametrize("steps", [0, 1.5, None])
+def test_invalid_graph_warmup_steps(steps):
+    X, y = _data()
+    with pytest.raises(ValueError, match="graph_warmup_steps"):
+        with_gpu_fast_path(CrossEntropyClassifier)(graph_warmup_steps=steps).fit(X, y)
+
+
+def test_deferred_reweighting_and_validation_through_graphs(stand_in):
+    from skimbal.callbacks import DeferredReweighting
+
+    X, y = _data()
+    eager = CrossEntropyClassifier(
+        **SETTINGS, validation_fraction=0.2, callbacks=[DeferredReweighting(start=3)]
+    ).fit(X, y)
+    runners = []
+    original_init = _GraphedTrainStep.__init__
+
+    def spy(self, net):
+        runners.append(self)
+        original_init(self, net)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_GraphedTrainStep, "__init__", spy)
+        fast = _fit_with_stand_in(
+            stand_in, callbacks=[DeferredReweighting(start=3)], validation_fraction=0.2,
+            graph_warmup_steps=1,
+        )
+    np.testing.assert_array_equal(fast.predict_proba(X), eager.predict_proba(X))
+    for key in ("train_loss", "valid_loss", "valid_bacc"):
+        assert fast.history_[:, key] == eager.history_[:, key]
+    # 57 training rows: three batches of 16 and one of 9. Epoch 0 captures the
+    # full batch, epoch 1 the last one; the switch to class weights at epoch 3
+    # replaces criterion.weight and re-captures both.
+    assert runners[0].n_captures == 1 + 1 + 2
+    assert runners[0].disabled is None

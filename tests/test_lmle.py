@@ -1,13 +1,17 @@
 """Tests of LMLEClassifier and the re-clustering callback."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
+from imblearn.over_sampling import SMOTE
 from sklearn.datasets import make_blobs
 
 from skimbal import ClusterKNNClassifier, LMLEClassifier
 from skimbal._lmle import _ClusteredDataset
 from skimbal.callbacks import PeriodicReclustering
+from skimbal.sampling import ImbalancedLearnSampler
 
 SMALL = dict(max_epochs=6, hidden_layer_sizes=(16,), lr=0.01, batch_size=64, random_state=0)
 
@@ -153,3 +157,85 @@ def test_reclustering_schedule():
     ]
     with pytest.raises(ValueError, match="every"):
         PeriodicReclustering(every=0).initialize()
+
+
+def test_pickle_round_trip_keeps_predictions(blobs, fitted):
+    X, _ = blobs
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict(X), fitted.predict(X))
+    np.testing.assert_allclose(restored.transform(X), fitted.transform(X))
+
+
+def test_fit_transform_returns_the_embedding(blobs):
+    X, y = blobs
+    clf = LMLEClassifier(**{**SMALL, "max_epochs": 2})
+    np.testing.assert_allclose(clf.fit_transform(X, y), clf.transform(X))
+
+
+def test_rows_without_cluster_ids_join_the_nearest_centre_of_their_class(fitted):
+    knn = fitted.cluster_knn_
+    centers = torch.as_tensor(knn.cluster_centers_, dtype=torch.float32)
+    labels = torch.as_tensor(knn.cluster_labels_)
+    assigned = fitted._nearest_own_cluster(centers, labels)
+    assert assigned.tolist() == list(range(len(centers)))
+    # A centre labelled with another class goes to that class's nearest centre.
+    other = (labels + 1) % len(fitted.classes_)
+    assigned = fitted._nearest_own_cluster(centers, other)
+    assert torch.equal(labels[assigned], other)
+
+
+def test_sampler_that_creates_rows_falls_back_to_nearest_centres(blobs):
+    X, y = blobs
+    sampler = ImbalancedLearnSampler(SMOTE(k_neighbors=2))
+    clf = LMLEClassifier(sampler=sampler, **SMALL).fit(X, y)
+    assert np.isfinite(clf.history[:, "train_loss"]).all()
+    assert (clf.predict(X) == y).mean() > 0.9
+
+
+@pytest.fixture(scope="module")
+def attributes():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 5))
+    Y = np.stack([X[:, 0] > 0.7, X[:, 1] + X[:, 2] > 1.0, X[:, 3] < 0], axis=1)
+    return X, np.where(Y, 1, -1)
+
+
+def test_multilabel_predicts_each_attribute_with_its_own_knn(attributes):
+    X, Y = attributes
+    clf = LMLEClassifier(n_clusters_per_class=2, ce_weight=0.1, **SMALL).fit(X, Y)
+    assert clf.classes_.tolist() == [0, 1, 2]
+    assert len(clf.cluster_knn_) == 3
+    pred = clf.predict(X)
+    assert pred.shape == Y.shape
+    assert set(np.unique(pred)) <= {-1, 1}
+    scores = clf.decision_function(X)
+    np.testing.assert_array_equal(scores > 0, pred == 1)
+    proba = clf.predict_proba(X)
+    assert proba.shape == Y.shape
+    assert np.all((proba >= 0) & (proba <= 1))
+    embedding = clf.transform(X).astype(np.float64)
+    np.testing.assert_array_equal(pred[:, 1] == 1, clf.cluster_knn_[1].predict(embedding) == 1)
+
+
+def test_multilabel_reclustering_gives_ids_per_attribute(attributes):
+    X, Y = attributes
+    clf = LMLEClassifier(n_clusters_per_class=2, **{**SMALL, "max_epochs": 1}).fit(X, Y)
+    encoded = torch.as_tensor((Y == 1).astype(np.int64))
+    ids = clf.recluster(_ClusteredDataset(torch.as_tensor(X, dtype=torch.float32), encoded))
+    assert ids.shape == Y.shape
+    for a, knn in enumerate(clf.cluster_knn_):
+        assert np.array_equal(knn.cluster_labels_[ids[:, a].numpy()], encoded[:, a].numpy())
+
+
+def test_multilabel_loss_is_the_mean_over_attributes(fitted):
+    generator = torch.Generator().manual_seed(0)
+    z = torch.nn.functional.normalize(torch.randn(12, 3, generator=generator))
+    y = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    clusters = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+    single = fitted.get_loss((z, None), {"y": y, "cluster_ids": clusters})
+    both = fitted.get_loss(
+        (z, None),
+        {"y": torch.stack([y, y], 1), "cluster_ids": torch.stack([clusters, clusters], 1)},
+    )
+    assert both.item() == pytest.approx(single.item())
+    assert single.item() > 0

@@ -333,3 +333,13 @@ def test_every_rebalancing_loss_beats_cross_entropy_on_a_long_tail():
     ce = np.mean(scores["ce"])
     for name in REBALANCING:
         assert np.mean(scores[name]) > ce + 0.03, (name, scores[name], scores["ce"])
+
+
+def test_post_hoc_auto_with_sample_weight_scores_the_holdout():
+    # The holdout is skorch's validation split: its scoring must cope with the
+    # dict targets of the sample-weight path.
+    X, y = long_tailed((60, 20, 10))
+    weights = np.where(y == 0, 0.5, 2.0)
+    clf = PostHocLogitAdjustedClassifier(tau="auto", **TINY).fit(X, y, sample_weight=weights)
+    assert 0.0 <= clf.history[-1, "valid_bacc"] <= 1.0
+    assert clf.tau_ in np.round(np.linspace(0, 2, 21), 10)

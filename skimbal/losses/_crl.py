@@ -290,10 +290,9 @@ class ClassRectificationLoss(nn.Module):
         the negatives *above* the anchors, and we measured this inverted solution
         on multi-label data (frequent attributes fell below chance). 'signed'
         (our choice) keeps the sign, so a negative scoring above its anchor is
-        the hardest case. A one-sided ``max(0, s_c(a) - s_c(b))`` is worse still:
-        it gives no gradient to negatives above the anchor and pushes anchors
-        down towards their hardest positive; we measured a collapse to constant
-        predictions with it.
+        the hardest case. (A one-sided ``max(0, s_c(a) - s_c(b))`` would give no
+        gradient to negatives above the anchor and push anchors down towards
+        their hardest positive.)
     normalize_embedding : bool, default=True
         Instance level: L2-normalise the embedding before measuring distances,
         so that ``margin`` does not depend on the scale of the embedding and the
@@ -386,10 +385,10 @@ class ClassRectificationLoss(nn.Module):
             mining, n_minority, n_skipped = mine_hard_examples(
                 onehot, self.rho, self.kappa, scores=scores
             )
-            anchor_score = scores.permute(1, 2, 0)[mining.task, mining.label]
-            own = anchor_score.gather(1, mining.anchor[:, None])
-            d_pos = own - anchor_score.gather(1, mining.positive)
-            d_neg = own - anchor_score.gather(1, mining.negative)
+            task, label = mining.task[:, None], mining.label[:, None]
+            own = scores[mining.anchor[:, None], task, label]
+            d_pos = own - scores[mining.positive, task, label]
+            d_neg = own - scores[mining.negative, task, label]
             lower, upper = -1.0, 1.0
             if self.class_distance == "absolute":
                 d_pos, d_neg = d_pos.abs(), d_neg.abs()
