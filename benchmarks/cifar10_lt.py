@@ -209,14 +209,6 @@ def build_estimator(name, *, epochs, weight_decay, device, seed, cuda_graph, cha
     return estimator_class(ResNet32, **params, **recipe)
 
 
-def shot_accuracies(per_class, train_counts):
-    """Many (> 100 training images), medium (20-100) and few (< 20) shot accuracy."""
-    per_class = np.asarray(per_class, dtype=float)
-    counts = np.asarray(train_counts)
-    groups = {"many": counts > 100, "medium": (counts >= 20) & (counts <= 100), "few": counts < 20}
-    return {k: (float(per_class[m].mean()) if m.any() else None) for k, m in groups.items()}
-
-
 def _epoch_seconds(estimator):
     inner = getattr(estimator, "estimator_", estimator)
     history = getattr(inner, "history_", None)
@@ -231,6 +223,8 @@ def run_task(task):
     result = {"method": name, "imbalance_ratio": imbalance_ratio, "seed": seed}
     try:
         import torch
+
+        from skimbal.metrics import per_class_accuracy, shot_accuracy
 
         if options["device"].startswith("cuda"):
             torch.backends.cudnn.benchmark = True
@@ -256,7 +250,8 @@ def run_task(task):
             estimator.fit(X_train, y_train)
             fit_seconds = time.perf_counter() - start
         y_pred = estimator.predict(X_test)
-        per_class = [float((y_pred[y_test == c] == c).mean()) for c in range(N_CLASSES)]
+        labels = np.arange(N_CLASSES)
+        per_class = [float(a) for a in per_class_accuracy(y_test, y_pred, labels=labels)]
         epoch_seconds = _epoch_seconds(estimator)
         steady = epoch_seconds[1:] or epoch_seconds
         result.update(
@@ -266,7 +261,7 @@ def run_task(task):
             n_test=int(len(y_test)),
             top1=float((y_pred == y_test).mean()),
             per_class_accuracy=per_class,
-            **shot_accuracies(per_class, counts),
+            **shot_accuracy(y_test, y_pred, counts, labels=labels),
             fit_seconds=fit_seconds,
             images_per_s=(
                 len(y_train) / float(np.median(steady)) if steady else None

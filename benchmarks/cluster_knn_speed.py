@@ -88,26 +88,45 @@ def write_table(report, path):
     1-minute load average when the timings were taken.
     """
     columns = [
-        "dim", "n_centers", "n_queries", "n_neighbors", "predict_wall_s", "predict_cpu_s",
-        "kneighbors_wall_s", "margin_rule_wall_s", "load_average_1min", "cpu_count",
+        "dim",
+        "n_centers",
+        "n_queries",
+        "n_neighbors",
+        "predict_wall_s",
+        "predict_cpu_s",
+        "kneighbors_wall_s",
+        "margin_rule_wall_s",
+        "load_average_1min",
+        "cpu_count",
     ]
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(columns)
         for row in report["results"]:
-            writer.writerow([
-                row["dim"], row["n_centers"], row["n_queries"], row["n_neighbors"],
-                f"{row['predict_s']:.3f}", f"{row['predict_cpu_s']:.3f}",
-                f"{row['kneighbors_s']:.3f}", f"{row['margin_rule_s']:.3f}",
-                f"{report['load_average_1min']:.1f}", report["cpu_count"],
-            ])
+            writer.writerow(
+                [
+                    row["dim"],
+                    row["n_centers"],
+                    row["n_queries"],
+                    row["n_neighbors"],
+                    f"{row['predict_s']:.3f}",
+                    f"{row['predict_cpu_s']:.3f}",
+                    f"{row['kneighbors_s']:.3f}",
+                    f"{row['margin_rule_s']:.3f}",
+                    f"{report['load_average_1min']:.1f}",
+                    report["cpu_count"],
+                ]
+            )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
-        "--table-from", metavar="JSON", type=Path, default=None,
+        "--table-from",
+        metavar="JSON",
+        type=Path,
+        default=None,
         help="only (re)write the CSV table of an existing JSON result file, next to it",
     )
     parser.add_argument("--dims", type=int, nargs="+", default=[16, 64, 128])

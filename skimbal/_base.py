@@ -325,6 +325,10 @@ class ImbalancedNetClassifier(NeuralNetClassifier):
         return torch.as_tensor(array, dtype=dtype, device=self._compute_device())
 
     def _compute_device(self):
+        accelerator = getattr(self, "accelerator", None)
+        if self.device is None and accelerator is not None:
+            # skorch's AccelerateMixin: the accelerator places modules and data.
+            return accelerator.device
         return resolve_device(self.device)
 
     @contextlib.contextmanager

@@ -253,6 +253,11 @@ class ClusterKNNClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, "
+                f"but the data contain only one class: {self.classes_[0]!r}."
+            )
         centers, center_labels, train_clusters = per_class_kmeans(
             X,
             encoder.transform(y),

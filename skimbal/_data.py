@@ -9,7 +9,7 @@ training split lives in tensors on the training device and every batch is one
 
 import torch
 
-__all__ = ["TensorDataset", "TensorBatchLoader"]
+__all__ = ["TensorDataset", "TensorBatchLoader", "shard_indices"]
 
 
 class TensorDataset(torch.utils.data.Dataset):
@@ -91,6 +91,15 @@ class TensorBatchLoader:
     generator : torch.Generator, default=None
         Source of randomness for shuffling and sampling; the global generator of
         the data's device when None.
+
+    Notes
+    -----
+    Under distributed data parallel training (a ``torch.distributed`` process
+    group, as skorch's ``AccelerateMixin`` sets up with ``accelerate launch``),
+    the training order or sampler draw of rank 0 is broadcast and every process
+    trains on its own disjoint shard (:func:`shard_indices`), so class-aware
+    samplers stay class-aware across processes. Prediction batches are never
+    sharded.
     """
 
     def __init__(
@@ -125,14 +134,19 @@ class TensorBatchLoader:
         n = len(self.dataset)
         device = self.dataset.X.device
         if self.sampler is not None and hasattr(self.sampler, "epoch_data"):
+            if _world_size() > 1:
+                raise ValueError(
+                    "Samplers that create rows (epoch_data) are not supported under "
+                    "distributed training; use an index sampler."
+                )
             return None
         if self.sampler is not None:
             index = self.sampler.epoch_indices(
                 self.dataset.y, epoch=self.epoch, generator=self.generator
             )
-            return torch.as_tensor(index, dtype=torch.long, device=device)
+            return _rank_shard(torch.as_tensor(index, dtype=torch.long, device=device))
         if self.shuffle:
-            return torch.randperm(n, device=device, generator=self.generator)
+            return _rank_shard(torch.randperm(n, device=device, generator=self.generator))
         return None
 
     def __iter__(self):
@@ -157,6 +171,59 @@ class TensorBatchLoader:
 
     def __len__(self):
         n = len(self.dataset)
+        if self.shuffle or self.sampler is not None:
+            n = -(-n // _world_size())  # this process's shard under distributed training
         if self.drop_last:
             return n // self.batch_size
         return (n + self.batch_size - 1) // self.batch_size
+
+
+def _world_size():
+    """Number of processes of the default distributed group (1 without one)."""
+    distributed = torch.distributed
+    if distributed.is_available() and distributed.is_initialized():
+        return distributed.get_world_size()
+    return 1
+
+
+def shard_indices(index, rank, world_size):
+    """The part of an epoch's row indices that process ``rank`` trains on.
+
+    The indices are padded by repeating their beginning to a multiple of
+    ``world_size`` (as :class:`torch.utils.data.DistributedSampler` does), then
+    process ``rank`` takes every ``world_size``-th one starting at ``rank``, so
+    the shards are disjoint, equally long and together cover the epoch.
+
+    Parameters
+    ----------
+    index : torch.LongTensor of shape (n,)
+        Row indices of one epoch, identical on every process.
+    rank, world_size : int
+        This process and the number of processes.
+
+    Returns
+    -------
+    shard : torch.LongTensor of shape (ceil(n / world_size),)
+    """
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in [0, {world_size}), got {rank}.")
+    padding = (-len(index)) % world_size
+    if padding:
+        index = torch.cat([index, index[:padding]])
+    return index[rank::world_size]
+
+
+def _rank_shard(index):
+    """Under distributed training, every process takes its shard of rank 0's draw.
+
+    Rank 0's indices are broadcast so that all processes split the same epoch,
+    whatever their random state; without a process group the indices are
+    returned unchanged.
+    """
+    world_size = _world_size()
+    if world_size == 1:
+        return index
+    distributed = torch.distributed
+    index = index.contiguous()
+    distributed.broadcast(index, src=0)
+    return shard_indices(index, distributed.get_rank(), world_size)

@@ -410,3 +410,25 @@ def test_sample_weight_with_validation_split(imbalanced):
     clf.fit(X, y, sample_weight=weights)
     assert 0.0 <= clf.history[-1, "valid_bacc"] <= 1.0
     assert np.isfinite(clf.history[-1, "valid_loss"])
+
+
+def test_same_seed_same_predictions_across_processes(imbalanced):
+    import subprocess
+    import sys
+
+    X, y = imbalanced
+    code = (
+        "import numpy as np, sys\n"
+        "from sklearn.datasets import make_classification\n"
+        "from skimbal import CrossEntropyClassifier\n"
+        "X, y = make_classification(n_samples=300, n_features=6, n_informative=4, n_classes=3,"
+        " weights=[0.7, 0.2, 0.1], random_state=0)\n"
+        "clf = CrossEntropyClassifier(max_epochs=5, hidden_layer_sizes=(8,), random_state=0)\n"
+        "np.save(sys.stdout.buffer, clf.fit(X, y).predict_proba(X))\n"
+    )
+    import io
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout
+    other_process = np.load(io.BytesIO(out))
+    here = CrossEntropyClassifier(**SMALL).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(here, other_process)

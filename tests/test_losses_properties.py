@@ -139,3 +139,47 @@ def test_weights_and_margins_are_finite_and_normalised(counts, beta):
     assert torch.isfinite(margins).all()
     assert margins.max().item() == pytest.approx(0.5)
     assert (margins > 0).all()
+
+
+@st.composite
+def embedding_batches(draw):
+    """A batch of embeddings with labels, some classes rare, values up to +-1e3."""
+    n = draw(st.integers(4, 24))
+    n_classes = draw(st.integers(2, 4))
+    seed = draw(st.integers(0, 2**31 - 1))
+    scale = draw(st.sampled_from([1e-3, 1.0, 1e3]))
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(n_classes, (n,), generator=generator)
+    embedding = (torch.randn(n, 5, generator=generator) * scale).requires_grad_(True)
+    logits = (torch.randn(n, n_classes, generator=generator) * scale).requires_grad_(True)
+    return logits, labels, embedding
+
+
+@SETTINGS
+@given(
+    embedding_batches(),
+    st.sampled_from(["relative", "absolute", "distribution"]),
+    st.sampled_from(["class", "instance"]),
+)
+def test_class_rectification_loss_is_finite_and_non_negative(batch, criterion, level):
+    from skimbal.losses import ClassRectificationLoss
+
+    logits, labels, embedding = batch
+    loss = ClassRectificationLoss(criterion_type=criterion, level=level)(logits, labels, embedding)
+    assert torch.isfinite(loss) and loss >= 0
+    loss.backward()
+    for tensor in (logits, embedding):
+        assert tensor.grad is None or torch.isfinite(tensor.grad).all()
+
+
+@SETTINGS
+@given(embedding_batches(), st.integers(1, 3))
+def test_quintuplet_loss_is_finite_and_non_negative(batch, clusters_per_class):
+    from skimbal.losses import QuintupletLoss
+
+    _, labels, embedding = batch
+    cluster_ids = labels * clusters_per_class + torch.arange(len(labels)) % clusters_per_class
+    loss = QuintupletLoss()(F.normalize(embedding, dim=1), labels, cluster_ids)
+    assert torch.isfinite(loss) and loss >= 0
+    loss.backward()
+    assert embedding.grad is None or torch.isfinite(embedding.grad).all()
