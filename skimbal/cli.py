@@ -445,7 +445,8 @@ def _plot_per_class(results, path):
         from matplotlib.figure import Figure
     except ImportError:
         return None
-    figure = Figure(figsize=(9, 5), layout="constrained")
+    # Tall enough for one legend entry per method next to the axes.
+    figure = Figure(figsize=(10, max(5.0, 0.24 * len(results) + 1.0)), layout="constrained")
     axes = figure.add_subplot()
     for row in results:
         order = np.argsort(-row["train_counts"], kind="stable")
@@ -463,7 +464,10 @@ def _plot_per_class(results, path):
     axes.set_ylim(-0.02, 1.02)
     axes.grid(True, alpha=0.3)
     axes.set_title("per-class accuracy (dashed: few / medium / many-shot boundaries)")
-    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes.legend(
+        fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+        ncols=1 if len(results) <= 30 else 2,
+    )
     figure.savefig(path, dpi=120)
     return path
 
