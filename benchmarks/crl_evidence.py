@@ -44,8 +44,12 @@ from skimbal._multilabel import mean_attribute_balanced_accuracy
 from skimbal.datasets import load_digits_lt
 
 
-def make_rare_attributes(n_samples, random_state, n_features=20, n_attributes=10, noise=0.3):
-    """Features and an indicator matrix whose positive rates go from 30 % to 1 %."""
+def make_rare_attributes(n_samples, random_state, n_features=20, n_attributes=10, noise=0.3,
+                         rates=None):
+    """Features and an indicator matrix whose positive rates go from 30 % to 1 %.
+
+    ``rates`` overrides the positive rates (one per attribute).
+    """
     rng = np.random.RandomState(random_state)
     X = rng.normal(size=(n_samples, n_features))
     # A fixed random teacher (seed 1234) so train and test share the concept.
@@ -54,7 +58,8 @@ def make_rare_attributes(n_samples, random_state, n_features=20, n_attributes=10
     w2 = teacher.normal(size=(32, n_attributes))
     score = np.maximum(X @ w1, 0) @ w2 / np.sqrt(32 * n_features)
     score += noise * score.std(0) * rng.normal(size=score.shape)
-    rates = np.geomspace(0.3, 0.01, n_attributes)
+    if rates is None:
+        rates = np.geomspace(0.3, 0.01, n_attributes)
     # Thresholds from a large reference sample of the teacher, not from this one.
     ref = np.random.RandomState(99).normal(size=(20000, n_features))
     ref_score = np.maximum(ref @ w1, 0) @ w2 / np.sqrt(32 * n_features)
