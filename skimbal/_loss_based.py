@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
-from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils import check_random_state
 from skorch.dataset import unpack_data
 from skorch.utils import to_numpy, to_tensor
 
@@ -730,8 +730,12 @@ class PostHocLogitAdjustedClassifier(ImbalancedNetClassifier):
     def _select_tau(self, X, y):
         """Pick ``tau_`` on the held-out rows of the training data."""
         index = self._holdout_index
-        # Row selection that keeps a DataFrame a DataFrame (feature names intact).
-        X_holdout = _safe_indexing(X, index)
+        # A DataFrame keeps its feature names (no warning at prediction); anything
+        # else is validated into an array first.
+        if hasattr(X, "iloc"):
+            X_holdout = X.iloc[index]
+        else:
+            X_holdout = self._validate_X(X, reset=False)[index]
         y_holdout = self._encode_targets(y, reset=False)[index]
         logits = super()._logits(X_holdout)
         log_prior = self._log_prior(logits)

@@ -343,3 +343,17 @@ def test_post_hoc_auto_with_sample_weight_scores_the_holdout():
     clf = PostHocLogitAdjustedClassifier(tau="auto", **TINY).fit(X, y, sample_weight=weights)
     assert 0.0 <= clf.history[-1, "valid_bacc"] <= 1.0
     assert clf.tau_ in np.round(np.linspace(0, 2, 21), 10)
+
+
+def test_post_hoc_auto_tau_on_a_dataframe_raises_no_feature_name_warning():
+    import warnings
+
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.randn(200, 3), columns=list("abc"))
+    y = pd.Series(np.r_[np.zeros(170, int), np.ones(30, int)])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*feature names.*")
+        clf = PostHocLogitAdjustedClassifier(tau="auto", max_epochs=2, random_state=0).fit(X, y)
+    assert clf.tau_ >= 0
