@@ -337,6 +337,17 @@ class ReversedSampler(ClassAwareSampler):
         return -1.0
 
 
+def _uniform_rows_of_classes(y, counts, draw_class, generator=None):
+    """For each drawn class, a uniformly random row of that class (with replacement)."""
+    counts = counts.to(y.device)
+    starts = torch.cumsum(counts, 0) - counts
+    order = torch.argsort(y, stable=True)
+    size = counts[draw_class]
+    uniform = torch.rand(len(draw_class), device=y.device, generator=generator)
+    offset = (uniform * size).long().clamp_max(size - 1)
+    return order[starts[draw_class] + offset]
+
+
 def _draw_class_aware(y, counts, probabilities, n_draws, replacement, generator):
     """Draw ``n_draws`` rows: a class from ``probabilities``, then a row inside it."""
     device = y.device
@@ -345,12 +356,8 @@ def _draw_class_aware(y, counts, probabilities, n_draws, replacement, generator)
     # Rows grouped by class; ``starts[j]`` is where class j begins in that order.
     starts = torch.cumsum(counts, 0) - counts
     draw_class = torch.multinomial(probabilities, n_draws, replacement=True, generator=generator)
-    size = counts[draw_class]
     if replacement:
-        order = torch.argsort(y, stable=True)
-        uniform = torch.rand(n_draws, device=device, generator=generator)
-        offset = (uniform * size).long().clamp_max(size - 1)
-        return order[starts[draw_class] + offset]
+        return _uniform_rows_of_classes(y, counts, draw_class, generator)
     # Without replacement: each class in a random order (sort by label + a random
     # key in [0, 1)), the k-th draw of class j takes its (k mod n_j)-th sample.
     key = y.double() + torch.rand(len(y), device=device, generator=generator).double()

@@ -2,7 +2,7 @@
 
 import torch
 
-from ._class_aware import _draw_class_aware
+from ._class_aware import _draw_class_aware, _uniform_rows_of_classes
 
 __all__ = ["MetaClassSampler"]
 
@@ -85,11 +85,6 @@ class MetaClassSampler:
             self.logits_.expand(batch_size, -1), tau=temperature, hard=True
         )
         draw_class = one_hot.detach().argmax(1)
-        counts = self.class_counts_
-        starts = torch.cumsum(counts, 0) - counts
-        order = torch.argsort(y, stable=True)
-        size = counts[draw_class]
-        offset = (torch.rand(batch_size, device=y.device) * size).long().clamp_max(size - 1)
-        index = order[starts[draw_class] + offset]
+        index = _uniform_rows_of_classes(y, self.class_counts_, draw_class)
         weight = one_hot.gather(1, draw_class[:, None]).squeeze(1)
         return index, weight
