@@ -26,6 +26,10 @@ Usage::
 
     python benchmarks/crl_multilabel_tuned.py --out benchmarks/results/crl_multilabel_tuned.json
 
+``--class-weight balanced`` re-weights the (B)CE term of *both* methods (same
+grids, same protocol): does CRL add to re-weighting? ``--noise 0`` is the
+noise-free diagnostic.
+
 Writes the JSON and, next to it, two CSVs: ``*_validation.csv`` (every grid
 point's validation score) and ``*.csv`` (the test summary).
 """
@@ -77,17 +81,17 @@ def make_problem(n_samples, seed, noise=0.3):
                                 rates=np.geomspace(0.3, MIN_RATE, 10))
 
 
-def build(method, params, seed):
-    params = dict(params)
+def build(method, params, seed, class_weight=None):
+    params = dict(params, class_weight=class_weight)
     if method == "ce":
         # alpha=0 is exactly (B)CE: CRLClassifier then skips the CRL term.
         return CRLClassifier(alpha=0.0, hidden_layer_sizes=HIDDEN, random_state=seed, **params)
     return CRLClassifier(hidden_layer_sizes=HIDDEN, random_state=seed, **params)
 
 
-def fit_score(method, params, X_fit, y_fit, X_eval, y_eval, seed):
+def fit_score(method, params, X_fit, y_fit, X_eval, y_eval, seed, class_weight=None):
     scaler = StandardScaler().fit(X_fit)
-    clf = build(method, params, seed)
+    clf = build(method, params, seed, class_weight)
     start = time.perf_counter()
     clf.fit(scaler.transform(X_fit).astype(np.float32), y_fit)
     fit_s = time.perf_counter() - start
@@ -134,6 +138,10 @@ def main():
         "--noise", type=float, default=0.3,
         help="label noise of the teacher (0.3 is the design; 0 is a diagnostic run)",
     )
+    parser.add_argument(
+        "--class-weight", choices=["balanced"], default=None,
+        help="re-weight the (B)CE term of both methods (asks whether CRL adds to re-weighting)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -144,7 +152,8 @@ def main():
     for method, grid in (("ce", CE_GRID), ("crl", CRL_GRID)):
         best = None
         for params in grid:
-            score, _, fit_s = fit_score(method, params, X_fit, y_fit, X_val, y_val, 0)
+            score, _, fit_s = fit_score(method, params, X_fit, y_fit, X_val, y_val, 0,
+                                        args.class_weight)
             validation.append(dict(method=method, params=params, score=score, fit_s=fit_s,
                                    selected=False))
             print("val", method, params, round(score, 4), f"{fit_s:.1f}s", flush=True)
@@ -160,7 +169,8 @@ def main():
         X_test, y_test = make_problem(N_TEST, seed + 1000, args.noise)
         for method in ("ce", "crl"):
             score, per_attribute, fit_s = fit_score(
-                method, selected[method], X_train, y_train, X_test, y_test, seed
+                method, selected[method], X_train, y_train, X_test, y_test, seed,
+                args.class_weight,
             )
             runs.append(dict(method=method, seed=seed, score=score,
                              per_attribute=[round(v, 4) for v in per_attribute], fit_s=fit_s))
@@ -185,9 +195,11 @@ def main():
     train_rates = make_problem(N_TRAIN, 1, args.noise)[1].mean(0).round(4).tolist()
     results = dict(
         command="python benchmarks/crl_multilabel_tuned.py --out " + args.out
-        + " --test-seeds " + " ".join(map(str, args.test_seeds)) + f" --noise {args.noise}",
+        + " --test-seeds " + " ".join(map(str, args.test_seeds)) + f" --noise {args.noise}"
+        + (f" --class-weight {args.class_weight}" if args.class_weight else ""),
         design=dict(n_train=N_TRAIN, n_test=N_TEST, hidden_layer_sizes=list(HIDDEN),
-                    min_rate=MIN_RATE, noise=args.noise, train_rates_seed1=train_rates,
+                    min_rate=MIN_RATE, noise=args.noise, class_weight=args.class_weight,
+                    train_rates_seed1=train_rates,
                     validation_fraction=0.25),
         machine=dict(platform=platform.platform(), torch=torch.__version__, threads=1),
         validation=validation,

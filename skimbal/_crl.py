@@ -123,7 +123,10 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
     The multi-label behaviour (shapes, ``predict`` in the original values,
     validation) is that of :class:`skimbal._multilabel.MultiLabelMixin`.
     ``sample_weight`` and ``class_weight`` weight the cross-entropy part only;
-    CRL works on the mined examples of each batch.
+    CRL works on the mined examples of each batch. CRL does not move the
+    decision threshold towards the minority; on our synthetic rare attributes
+    it helped only as an addition to ``class_weight='balanced'`` (see the user
+    guide's CRL page).
 
     References
     ----------

@@ -3,12 +3,14 @@
 import numpy as np
 import pytest
 import torch
+from imblearn.over_sampling import SMOTE
+from imblearn.under_sampling import RandomUnderSampler
 from skorch.callbacks import Callback
 
 from skimbal import CrossEntropyClassifier
 from skimbal.callbacks import DeferredResampling, DeferredReweighting, deferred_switch_epoch
 from skimbal.losses import effective_number_weights
-from skimbal.sampling import ClassAwareSampler
+from skimbal.sampling import ClassAwareSampler, ImbalancedLearnSampler
 
 # CIFAR-10 IR100 counts and the DRW weights after normalisation (REFERENCE.md).
 CIFAR10_IR100 = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
@@ -207,3 +209,46 @@ def test_drs_accepts_sampler_names():
     assert sampler.sampler_.q == 0.5
     # square-root sampling: class 1 drawn with probability 10 / (30 + 10) = 0.25.
     assert 200 < int((y[index] == 1).sum()) < 300
+
+
+def test_drs_offers_the_method_of_its_inner_sampler():
+    index_drs = DeferredResampling("square-root")
+    rows_drs = DeferredResampling(ImbalancedLearnSampler(RandomUnderSampler()))
+    assert hasattr(index_drs, "epoch_indices") and not hasattr(index_drs, "epoch_data")
+    assert hasattr(rows_drs, "epoch_data") and not hasattr(rows_drs, "epoch_indices")
+
+
+def test_drs_wraps_an_imbalanced_learn_sampler():
+    sampler = DeferredResampling(ImbalancedLearnSampler(RandomUnderSampler()), start=2)
+    sampler.set_max_epochs(4)
+    X = torch.arange(20, dtype=torch.float32)[:, None]
+    y = torch.tensor([0] * 16 + [1] * 4)
+    weight = torch.arange(20, dtype=torch.float32) / 10
+    generator = torch.Generator().manual_seed(0)
+    for epoch in (0, 1):
+        X_e, y_e, w_e = sampler.epoch_data(X, y, weight, epoch=epoch, generator=generator)
+        # Plain phase: every row once, rows and weights kept together.
+        assert torch.equal(X_e[:, 0].sort().values, X[:, 0])
+        assert torch.equal(y_e, y[X_e[:, 0].long()])
+        assert torch.equal(w_e, weight[X_e[:, 0].long()])
+    for epoch in (2, 3):
+        X_e, y_e, _ = sampler.epoch_data(X, y, weight, epoch=epoch, generator=generator)
+        assert torch.bincount(y_e).tolist() == [4, 4]
+        assert torch.equal(y_e, y[X_e[:, 0].long()])
+
+
+def test_drs_with_smote_in_an_estimator_trains_on_synthetic_rows_late():
+    X, y = long_tailed_blobs([40, 8])
+    seen = []
+
+    class Recorder(ImbalancedLearnSampler):
+        def epoch_data(self, X, y, sample_weight=None, *, epoch, generator=None):
+            out = super().epoch_data(X, y, sample_weight, epoch=epoch, generator=generator)
+            seen.append((epoch, torch.bincount(out[1]).tolist()))
+            return out
+
+    CrossEntropyClassifier(
+        sampler=DeferredResampling(Recorder(SMOTE(k_neighbors=3)), start=0.5), max_epochs=4,
+        hidden_layer_sizes=(4,), random_state=0,
+    ).fit(X, y)
+    assert seen == [(2, [40, 40]), (3, [40, 40])]

@@ -189,3 +189,12 @@ def test_estimator_with_smote_and_sample_weight_raises():
     clf = CrossEntropyClassifier(sampler=ImbalancedLearnSampler(SMOTE(k_neighbors=3)), max_epochs=1)
     with pytest.raises(ValueError, match="sample_weight"):
         clf.fit(X.numpy(), y.numpy(), sample_weight=np.ones(len(y)))
+
+
+def test_too_small_class_for_smote_names_the_training_counts():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(103, 3)).astype(np.float32)
+    y = np.r_[np.zeros(100), np.ones(3)]
+    clf = CrossEntropyClassifier(sampler=ImbalancedLearnSampler(SMOTE()), max_epochs=1)
+    with pytest.raises(ValueError, match=r"SMOTE failed on the training split.*\[100, 3\]"):
+        clf.fit(X, y)

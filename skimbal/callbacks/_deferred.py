@@ -13,6 +13,7 @@ import numbers
 
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils.metaestimators import available_if
 from skorch.callbacks import Callback
 
 from .._base import resolve_device
@@ -173,11 +174,16 @@ class DeferredResampling(BaseEstimator):
     Parameters
     ----------
     sampler : None, str or sampler object, default=None
-        The re-balancing sampler of the second phase: an object with
-        ``epoch_indices(y, *, epoch, generator)`` or one of the names of
-        :func:`skimbal.sampling.check_sampler` ('class-balanced',
+        The re-balancing sampler of the second phase: an index sampler (with
+        ``epoch_indices(y, *, epoch, generator)``), a sampler that creates rows
+        (with ``epoch_data``, such as
+        :class:`skimbal.sampling.ImbalancedLearnSampler` around SMOTE), or one of
+        the names of :func:`skimbal.sampling.check_sampler` ('class-balanced',
         'square-root', ...). None is 'class-balanced',
         ``ClassAwareSampler(q=0.0)``. It receives the true epoch number.
+        ``DeferredResampling`` offers the method its inner sampler has
+        (``epoch_indices`` or ``epoch_data``), so the estimator's loader treats it
+        as it would treat the inner sampler.
     start : int >= 0 or float in (0, 1), default=0.8
         First re-sampled epoch, an epoch index or a fraction of ``max_epochs``
         (0.8: epoch 160 of 200, as in Cao et al.).
@@ -216,10 +222,11 @@ class DeferredResampling(BaseEstimator):
 
     def _inner_sampler(self):
         if self.sampler is not None and not isinstance(self.sampler, str):
-            if not hasattr(self.sampler, "epoch_indices"):
+            if not (hasattr(self.sampler, "epoch_indices") or hasattr(self.sampler, "epoch_data")):
                 raise ValueError(
                     "sampler must be None, a sampler name or an object with an "
-                    f"epoch_indices(y, *, epoch, generator) method; got {self.sampler!r}."
+                    "epoch_indices(y, *, epoch, generator) or epoch_data(X, y, sample_weight, "
+                    f"*, epoch, generator) method; got {self.sampler!r}."
                 )
             return self.sampler
         if getattr(self, "sampler_", None) is None:
@@ -234,8 +241,21 @@ class DeferredResampling(BaseEstimator):
         """First re-sampled epoch (0-based) for the recorded ``max_epochs_``."""
         return deferred_switch_epoch(self.start, getattr(self, "max_epochs_", None))
 
+    def _inner_draws_rows(self):
+        try:
+            return hasattr(self._inner_sampler(), "epoch_data")
+        except ValueError:
+            # An invalid inner sampler: epoch_indices stays available and raises the error.
+            return False
+
+    def _inner_draws_indices(self):
+        return not self._inner_draws_rows()
+
+    @available_if(_inner_draws_indices)
     def epoch_indices(self, y, *, epoch, generator=None):
         """Row indices of epoch ``epoch``: a permutation, then the inner sampler's.
+
+        Available when the inner sampler draws indices.
 
         Parameters
         ----------
@@ -254,3 +274,36 @@ class DeferredResampling(BaseEstimator):
         if epoch < self.switch_epoch():
             return torch.randperm(len(y), device=y.device, generator=generator)
         return inner.epoch_indices(y, epoch=epoch, generator=generator)
+
+    @available_if(_inner_draws_rows)
+    def epoch_data(self, X, y, sample_weight=None, *, epoch, generator=None):
+        """Rows of epoch ``epoch``: the shuffled training split, then the inner sampler's.
+
+        Available when the inner sampler creates rows (``epoch_data``), for example
+        :class:`skimbal.sampling.ImbalancedLearnSampler`.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, ...)
+            Features of the training split.
+        y : torch.Tensor of int, shape (n_samples,)
+            Encoded labels of the training split.
+        sample_weight : torch.Tensor of shape (n_samples,), default=None
+            Per-sample weights of the training split.
+        epoch : int
+            Epoch number, starting at 0.
+        generator : torch.Generator, default=None
+            Source of randomness on ``y.device``.
+
+        Returns
+        -------
+        X, y, sample_weight : torch.Tensor
+            The epoch's rows in batch order (``sample_weight`` None when none was
+            given).
+        """
+        inner = self._inner_sampler()
+        if epoch >= self.switch_epoch():
+            return inner.epoch_data(X, y, sample_weight, epoch=epoch, generator=generator)
+        index = torch.randperm(len(y), device=y.device, generator=generator)
+        weight = None if sample_weight is None else sample_weight[index]
+        return X[index], y[index], weight

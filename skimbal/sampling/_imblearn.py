@@ -135,7 +135,16 @@ class ImbalancedLearnSampler(ParameterRepr):
             sampler.set_params(random_state=seed)
         X_numpy = X.detach().cpu().numpy().reshape(len(X), -1)
         y_numpy = y.detach().cpu().numpy()
-        X_resampled, y_resampled = sampler.fit_resample(X_numpy, y_numpy)
+        try:
+            X_resampled, y_resampled = sampler.fit_resample(X_numpy, y_numpy)
+        except ValueError as error:
+            counts = np.bincount(y_numpy).tolist()
+            raise ValueError(
+                f"{type(sampler).__name__} failed on the training split, whose class counts "
+                f"(encoded classes 0..{len(counts) - 1}) are {counts}: {error} A class with "
+                "fewer samples than a neighbour-based sampler needs (SMOTE: k_neighbors + 1) "
+                "is the usual cause; lower k_neighbors or hold out less for validation."
+            ) from error
         indices = getattr(sampler, "sample_indices_", None)
         if indices is not None:
             index = torch.as_tensor(np.asarray(indices), dtype=torch.long, device=X.device)
