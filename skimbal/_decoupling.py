@@ -136,6 +136,12 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         (the smallest one on ties). Test data are never involved.
     tau_validation_fraction : float in (0, 1), default=0.2
         Fraction of every class held out to choose ``tau``.
+    tau_refit : bool, default=True
+        After ``tau`` is chosen, train stage one again on *all* the training data
+        and apply ``tau_`` to that network's head (as ``GridSearchCV(refit=True)``
+        does), so that choosing ``tau`` does not cost the final model the held-out
+        part of the data. Stage one then trains twice. False keeps the network
+        trained on ``1 - tau_validation_fraction`` of the data.
     random_state : int, RandomState instance or None, default=None
         Seeds the hold-out split, the head re-initialisation and the sampling of
         stage two. When the stage-one estimator's own ``random_state`` is None it
@@ -209,6 +215,7 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         ],
         "tau": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="left"), "array-like"],
         "tau_validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "tau_refit": ["boolean"],
         "random_state": ["random_state"],
     }
 
@@ -222,6 +229,7 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         stage2_sampler=None,
         tau="auto",
         tau_validation_fraction=0.2,
+        tau_refit=True,
         random_state=None,
     ):
         self.estimator = estimator
@@ -231,6 +239,7 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         self.stage2_sampler = stage2_sampler
         self.tau = tau
         self.tau_validation_fraction = tau_validation_fraction
+        self.tau_refit = tau_refit
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
@@ -277,6 +286,10 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         if holdout_index is not None:
             holdout = self._embed(X[holdout_index]), self._encoded_target(y[holdout_index])
         self._fit_stage_two(features, target, holdout=holdout, taus=taus, seed=stage_two_seed)
+        if holdout is not None and self.tau_refit:
+            # tau_ is chosen; the final network learns from every training sample.
+            self.estimator_ = self._fit_stage_one(X, y, stage_one_seed)
+            self._fit_stage_two(None, None, holdout=None, taus=[self.tau_], seed=stage_two_seed)
         return self
 
     def _tau_candidates(self):

@@ -150,7 +150,9 @@ def test_tau_is_chosen_on_held_out_training_data(monkeypatch):
         return original(weight, features, target, taus)
 
     monkeypatch.setattr(_decoupling, "_score_taus", spy)
-    clf = DecoupledClassifier(_stage_one(), method="tau-norm", random_state=0).fit(X, y)
+    clf = DecoupledClassifier(
+        _stage_one(), method="tau-norm", tau_refit=False, random_state=0
+    ).fit(X, y)
     # 20 % of every class is held out of stage one and scores the candidates.
     counts = np.bincount(y)
     held_out = np.floor(0.2 * counts).astype(int)
@@ -173,6 +175,27 @@ def test_tau_is_chosen_on_held_out_training_data(monkeypatch):
     assert clf.tau_scores_[clf.tau_] == pytest.approx(
         balanced_accuracy_score(seen["target"].numpy(), logits.argmax(1).numpy())
     )
+
+
+def test_tau_refit_trains_the_final_network_on_all_the_data():
+    X, y = _long_tailed()
+    kept = DecoupledClassifier(
+        _stage_one(), method="tau-norm", tau_refit=False, random_state=0
+    ).fit(X, y)
+    refit = DecoupledClassifier(_stage_one(), method="tau-norm", random_state=0).fit(X, y)
+    # Same choice of tau (same split, same selection network) ...
+    assert refit.tau_ == kept.tau_ and refit.tau_scores_ == kept.tau_scores_
+    # ... applied to a stage one trained on every training sample, exactly the
+    # network a plain fit of the stage-one estimator gives.
+    np.testing.assert_array_equal(refit.estimator_.class_counts_, np.bincount(y))
+    plain = _stage_one().fit(X, y)
+    weight = plain.module_.head.weight.detach()
+    np.testing.assert_allclose(
+        refit.tau_weight_, tau_normalized_weight(weight, refit.tau_).numpy(), rtol=1e-6
+    )
+    np.testing.assert_array_equal(refit.predict(X), (
+        _embed(plain, X) @ tau_normalized_weight(weight, refit.tau_).T
+    ).argmax(1).numpy())
 
 
 def test_lws_learns_one_scale_per_class_on_the_frozen_head():
@@ -244,6 +267,7 @@ def test_random_state_seeds_an_unseeded_stage_one():
         (dict(stage2_epochs=0), "stage2_epochs"),
         (dict(tau=-1.0), "tau"),
         (dict(tau_validation_fraction=1.0), "tau_validation_fraction"),
+        (dict(tau_refit="yes"), "tau_refit"),
     ],
 )
 def test_invalid_parameters(params, message):
