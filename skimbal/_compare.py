@@ -489,7 +489,7 @@ def _logit_adjusted(*, random_state, device, max_epochs):
 
 
 def _post_hoc_logit_adjustment(*, random_state, device, max_epochs):
-    """CE, then argmax(z - tau log prior); tau on 20 % of the training data held out."""
+    """CE, then argmax(z - tau log prior); tau on 20 % held out, then CE refitted on all."""
     return _loss_based(
         "PostHocLogitAdjustedClassifier",
         tau="auto",

@@ -638,9 +638,10 @@ class PostHocLogitAdjustedClassifier(ImbalancedNetClassifier):
     ``tau_grid`` by the balanced accuracy on a held-out stratified part of the
     **training data passed to fit**: the validation split of
     ``validation_fraction`` or, when that is None, 20 % of every class (a class
-    too small to spare a sample stays whole in training). The network is trained
-    on the rest and is not refitted. No other data are looked at: choosing
-    ``tau`` on test data would inflate the reported accuracy.
+    too small to spare a sample stays whole in training). In the second case the
+    network is then, by default, trained again on all the training data with
+    ``tau_`` kept (``tau_refit``). No other data are looked at: choosing ``tau``
+    on test data would inflate the reported accuracy.
 
     Parameters
     ----------
@@ -651,6 +652,14 @@ class PostHocLogitAdjustedClassifier(ImbalancedNetClassifier):
     tau_grid : array-like of float >= 0, default=None
         Candidates for ``tau='auto'``; None uses ``0, 0.1, ..., 2``. Ties go to
         the value closest to 1.
+    tau_refit : bool, default=True
+        With ``tau='auto'`` and no ``validation_fraction``: after ``tau_`` is
+        chosen on the 20 % held out, train the network again on all the training
+        data (as ``GridSearchCV(refit=True)`` does), so that the choice does not
+        cost the final model a fifth of the data; training then runs twice.
+        False keeps the network trained on 80 %. With a ``validation_fraction``
+        the network trains on the training split only, as always. ``partial_fit``
+        never refits.
     **kwargs
         Every parameter of :class:`skimbal.ImbalancedNetClassifier`; the
         criterion defaults to :class:`torch.nn.CrossEntropyLoss`.
@@ -680,17 +689,22 @@ class PostHocLogitAdjustedClassifier(ImbalancedNetClassifier):
     (21,)
     """
 
-    def __init__(self, module=None, *, tau=1.0, tau_grid=None, **kwargs):
+    # True while fit trains the network again on all the data (tau_refit).
+    _refitting = False
+
+    def __init__(self, module=None, *, tau=1.0, tau_grid=None, tau_refit=True, **kwargs):
         kwargs.setdefault("criterion", torch.nn.CrossEntropyLoss)
         super().__init__(module, **kwargs)
         self.tau = tau
         self.tau_grid = tau_grid
+        self.tau_refit = tau_refit
 
     def _check_params(self):
         super()._check_params()
         if not (isinstance(self.tau, str) and self.tau == "auto"):
             _check_non_negative(self.tau, "tau")
         self._tau_candidates()
+        _check_bool(self.tau_refit, "tau_refit")
 
     def _tau_candidates(self):
         if self.tau_grid is None:
@@ -703,6 +717,8 @@ class PostHocLogitAdjustedClassifier(ImbalancedNetClassifier):
         return grid
 
     def _split_indices(self, y_encoded):
+        if self._refitting:
+            return super()._split_indices(y_encoded)
         if self.tau == "auto" and self.validation_fraction is None:
             rng = check_random_state(self.random_state)
             train, holdout = stratified_holdout(y_encoded, _TAU_HOLDOUT_FRACTION, rng)
@@ -719,12 +735,20 @@ class PostHocLogitAdjustedClassifier(ImbalancedNetClassifier):
     def _fit(self, X, y, sample_weight, reset, **fit_params):
         try:
             super()._fit(X, y, sample_weight, reset, **fit_params)
-            if self.tau == "auto":
-                self._select_tau(X, y)
-            else:
+            if self.tau != "auto":
                 self.tau_ = float(self.tau)
+                return self
+            self._select_tau(X, y)
         finally:
             vars(self).pop("_holdout_index", None)
+        if reset and self.tau_refit and self.validation_fraction is None:
+            tau, scores = self.tau_, self.tau_scores_
+            self._refitting = True
+            try:
+                super()._fit(X, y, sample_weight, True, **fit_params)
+            finally:
+                del self._refitting
+            self.tau_, self.tau_scores_ = tau, scores
         return self
 
     def _select_tau(self, X, y):

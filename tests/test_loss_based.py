@@ -223,7 +223,7 @@ def test_post_hoc_auto_tau_uses_only_a_holdout_of_the_training_data():
     grid = [0.0, 0.5, 1.0, 2.0]
     RecordingMLP.inputs = []
     clf = PostHocLogitAdjustedClassifier(
-        module=RecordingMLP, tau="auto", tau_grid=grid, **TINY
+        module=RecordingMLP, tau="auto", tau_grid=grid, tau_refit=False, **TINY
     ).fit(X, y)
     label_of = {row.tobytes(): label for row, label in zip(X, y, strict=True)}
     # Everything the network saw during fit is a row of the training data.
@@ -241,6 +241,37 @@ def test_post_hoc_auto_tau_uses_only_a_holdout_of_the_training_data():
               for t in grid]
     np.testing.assert_allclose(clf.tau_scores_, scores)
     assert scores[grid.index(clf.tau_)] == max(scores)
+
+
+def test_post_hoc_auto_refits_on_all_the_training_data():
+    X, y = long_tailed((60, 20, 10))
+    grid = [0.0, 0.5, 1.0, 2.0]
+    kept = PostHocLogitAdjustedClassifier(
+        tau="auto", tau_grid=grid, tau_refit=False, **TINY
+    ).fit(X, y)
+    refit = PostHocLogitAdjustedClassifier(tau="auto", tau_grid=grid, **TINY).fit(X, y)
+    # The same choice, made on the same holdout by the same first network ...
+    assert refit.tau_ == kept.tau_
+    np.testing.assert_array_equal(refit.tau_scores_, kept.tau_scores_)
+    # ... then the network of a plain fit on every training row, adjusted by tau_
+    # and the prior of all the training data.
+    np.testing.assert_array_equal(refit.class_counts_, [60, 20, 10])
+    ce = CrossEntropyClassifier(**TINY).fit(X, y)
+    adjusted = ce.decision_function(X) - refit.tau_ * np.log(np.array([60, 20, 10]) / 90)
+    np.testing.assert_allclose(refit.decision_function(X), adjusted, rtol=1e-5, atol=1e-5)
+    assert not hasattr(refit, "_holdout_index") and not vars(refit).get("_refitting")
+
+
+def test_post_hoc_partial_fit_never_refits():
+    X, y = long_tailed((60, 20, 10))
+    clf = PostHocLogitAdjustedClassifier(tau="auto", **TINY).fit(X, y)
+    # The refit trained on every row: no held-out (validation) rows in its epochs.
+    assert "valid_loss" not in clf.history[-1]
+    n_epochs = len(clf.history)
+    clf.partial_fit(X, y)
+    # partial_fit continues training on 80 % and re-selects tau on the other 20 %.
+    assert len(clf.history) == n_epochs + TINY["max_epochs"]
+    assert "valid_loss" in clf.history[-1]
 
 
 def test_post_hoc_auto_uses_the_validation_split_when_given():
@@ -270,6 +301,7 @@ def test_post_hoc_ties_go_to_the_value_closest_to_one():
         (dict(tau="best"), "tau"),
         (dict(tau="auto", tau_grid=[]), "tau_grid"),
         (dict(tau="auto", tau_grid=[1.0, -1.0]), "tau_grid"),
+        (dict(tau="auto", tau_refit=1), "tau_refit"),
     ],
 )
 def test_post_hoc_errors(params, match):
@@ -340,7 +372,8 @@ def test_post_hoc_auto_with_sample_weight_scores_the_holdout():
     # dict targets of the sample-weight path.
     X, y = long_tailed((60, 20, 10))
     weights = np.where(y == 0, 0.5, 2.0)
-    clf = PostHocLogitAdjustedClassifier(tau="auto", **TINY).fit(X, y, sample_weight=weights)
+    clf = PostHocLogitAdjustedClassifier(tau="auto", tau_refit=False, **TINY)
+    clf.fit(X, y, sample_weight=weights)
     assert 0.0 <= clf.history[-1, "valid_bacc"] <= 1.0
     assert clf.tau_ in np.round(np.linspace(0, 2, 21), 10)
 
