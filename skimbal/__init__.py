@@ -20,9 +20,9 @@ from ._loss_based import (
     LDAMClassifier,
     LogitAdjustedClassifier,
     MaxMarginClassifier,
-    PostHocLogitAdjustedClassifier,
 )
 from ._meta_reweighting import MetaReweighting
+from ._post_hoc import PostHocLogitAdjustedClassifier
 
 __version__ = "0.1.0"
 

@@ -40,7 +40,7 @@ def class_strengths(class_counts, power=0.5):
     Examples
     --------
     >>> class_strengths([100, 25, 4]).round(3)
-    array([0.   , 0.25 , 1.   ], dtype=float32)
+    array([0.  , 0.25, 1.  ], dtype=float32)
     """
     counts = np.asarray(class_counts, dtype=np.float64)
     present = counts > 0

@@ -423,10 +423,10 @@ def _smote_in_training(*, random_state, device, max_epochs):
 
 
 def _loss_based(name, *, random_state, device, max_epochs, **params):
-    """An estimator of skimbal._loss_based with the shared network setting."""
-    from . import _loss_based
+    """A skimbal estimator, by class name, with the shared network setting."""
+    import skimbal
 
-    return getattr(_loss_based, name)(
+    return getattr(skimbal, name)(
         **params, **net_params(random_state=random_state, device=device, max_epochs=max_epochs)
     )
 

@@ -34,7 +34,7 @@ ESTIMATORS = [
     WeightedCrossEntropyClassifier(**SMALL),
     # Re-sampling inside training (skimbal.sampling), through the string shortcut.
     CrossEntropyClassifier(sampler="class-balanced", **SMALL),
-    # Loss-based re-balancing (skimbal._loss_based).
+    # Loss-based re-balancing (skimbal._loss_based, skimbal._post_hoc).
     FocalLossClassifier(drw=True, **SMALL),
     ClassBalancedClassifier(beta=0.99, **SMALL),
     ClassBalancedClassifier(loss_type="focal", **SMALL),
