@@ -80,10 +80,17 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
         Margin of the relative and absolute criteria.
     alpha : float in [0, 1] or 'auto', default=0.1
         Weight of the CRL term. 'auto' derives it from the training split's
-        imbalance with :func:`crl_imbalance_alpha` (``eta=1``). The papers set
-        it from the imbalance; 0.1 is our choice: with label noise, hard-mined
-        pairs are mostly mislabelled or ambiguous samples, and ``alpha=0.5``
-        pulled our networks towards constant scores (see the user guide).
+        imbalance, ``alpha_ = crl_imbalance_alpha(class_counts_, eta)``. The
+        papers set it from the imbalance; 0.1 is our choice: with label noise,
+        hard-mined pairs are mostly mislabelled or ambiguous samples, and
+        ``alpha=0.5`` pulled our networks towards constant scores (see the user
+        guide).
+    eta : float >= 0, default=0.1
+        Scale of the imbalance measure for ``alpha='auto'`` (unused otherwise):
+        ``alpha_ = clip(eta * Omega_imb, 0, 1)``. 0.1 is our choice: a strongly
+        imbalanced split (``Omega_imb`` near 1, e.g. 0.95 at imbalance ratio 20)
+        then gets about the default weight 0.1, while ``eta=1`` would give
+        weights near 1, where our networks collapsed.
     n_bins : int, default=25
         Histogram nodes of the distribution criterion.
     class_distance : {'signed', 'absolute'}, default='signed'
@@ -162,6 +169,7 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
         level="class",
         margin=0.5,
         alpha=0.1,
+        eta=0.1,
         n_bins=25,
         class_distance="signed",
         normalize_embedding=True,
@@ -175,6 +183,7 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
         self.level = level
         self.margin = margin
         self.alpha = alpha
+        self.eta = eta
         self.n_bins = n_bins
         self.class_distance = class_distance
         self.normalize_embedding = normalize_embedding
@@ -186,6 +195,9 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
             isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and 0 <= alpha <= 1
         )):
             raise ValueError(f"alpha must be a float in [0, 1] or 'auto', got {alpha!r}.")
+        eta = self.eta
+        if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not eta >= 0:
+            raise ValueError(f"eta must be a non-negative number, got {eta!r}.")
 
     def initialize_criterion(self):
         """Build the cross-entropy part and the CRL term, and resolve ``alpha_``."""
@@ -201,7 +213,7 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
             normalize_embedding=self.normalize_embedding,
         )
         if self.alpha == "auto":
-            self.alpha_ = crl_imbalance_alpha(self.class_counts_)
+            self.alpha_ = crl_imbalance_alpha(self.class_counts_, eta=self.eta)
         else:
             self.alpha_ = float(self.alpha)
         return self

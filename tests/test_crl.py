@@ -194,10 +194,15 @@ def test_multiclass_still_works():
 def test_alpha_auto_uses_the_training_imbalance():
     X, y = _multiclass_data()
     clf = CRLClassifier(alpha="auto", **SMALL).fit(X, y)
-    assert clf.alpha_ == pytest.approx(1 - 10 / 60)
+    # Default eta 0.1 times Omega = 1 - n_min / n_max of the training split.
+    assert clf.alpha_ == pytest.approx(0.1 * (1 - 10 / 60))
+    clf = CRLClassifier(alpha="auto", eta=0.6, **SMALL).fit(X, y)
+    assert clf.alpha_ == pytest.approx(0.6 * (1 - 10 / 60))
     X, Y = _multilabel_data()
     clf = clone(clf).fit(X, Y)
-    assert clf.alpha_ == pytest.approx(crl_imbalance_alpha(clf.class_counts_))
+    assert clf.alpha_ == pytest.approx(crl_imbalance_alpha(clf.class_counts_, eta=0.6))
+    # eta only matters for alpha='auto'.
+    assert CRLClassifier(alpha=0.3, eta=0.6, **SMALL).fit(X, Y).alpha_ == 0.3
 
 
 def test_crl_imbalance_alpha():
@@ -213,6 +218,13 @@ def test_bad_alpha_raises(alpha):
     X, y = _multiclass_data()
     with pytest.raises(ValueError, match="alpha"):
         CRLClassifier(alpha=alpha, **SMALL).fit(X, y)
+
+
+@pytest.mark.parametrize("eta", [-1.0, "big", True, float("nan")])
+def test_bad_eta_raises(eta):
+    X, y = _multiclass_data()
+    with pytest.raises(ValueError, match="eta"):
+        CRLClassifier(alpha="auto", eta=eta, **SMALL).fit(X, y)
 
 
 def test_instance_level_needs_embedding_protocol():
