@@ -7,6 +7,7 @@ import torch
 
 from ._base import ImbalancedNetClassifier
 from ._multilabel import MultiLabelMixin
+from ._validation import check_non_negative
 from .losses._crl import ClassRectificationLoss
 from .nn import has_embedding
 
@@ -195,9 +196,7 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
             isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and 0 <= alpha <= 1
         )):
             raise ValueError(f"alpha must be a float in [0, 1] or 'auto', got {alpha!r}.")
-        eta = self.eta
-        if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not eta >= 0:
-            raise ValueError(f"eta must be a non-negative number, got {eta!r}.")
+        check_non_negative(self.eta, "eta")
 
     def initialize_criterion(self):
         """Build the cross-entropy part and the CRL term, and resolve ``alpha_``."""

@@ -16,6 +16,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ._base import ImbalancedNetClassifier
+from ._validation import check_bool
 from .callbacks import DeferredReweighting, LargeMarginAnnealing
 from .losses import (
     BalancedSoftmaxLoss,
@@ -62,16 +63,6 @@ def _fill_drw_doc(drw_default):
     return decorate
 
 
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool, got {value!r}.")
-
-
-def _check_non_negative(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
-
-
 class _DeferredReweightingMixin:
     """Add :class:`DeferredReweighting` to the callbacks when ``drw`` is True."""
 
@@ -88,7 +79,7 @@ class _DeferredReweightingMixin:
 
     def _check_params(self):
         super()._check_params()
-        _check_bool(self.drw, "drw")
+        check_bool(self.drw, "drw")
 
 
 class _CosineHeadMixin:
@@ -525,7 +516,7 @@ class HingeLossClassifier(_DeferredReweightingMixin, ImbalancedNetClassifier):
 
     def _check_params(self):
         super()._check_params()
-        _check_bool(self.ldam_margins, "ldam_margins")
+        check_bool(self.ldam_margins, "ldam_margins")
 
     def _criterion_params(self):
         return {

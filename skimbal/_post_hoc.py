@@ -13,8 +13,7 @@ from sklearn.utils import check_random_state
 from skorch.utils import to_numpy
 
 from ._base import ImbalancedNetClassifier
-from ._loss_based import _check_bool, _check_non_negative
-from ._validation import stratified_holdout
+from ._validation import check_bool, check_non_negative, stratified_holdout
 
 __all__ = ["PostHocLogitAdjustedClassifier"]
 
@@ -98,9 +97,9 @@ class PostHocLogitAdjustedClassifier(ImbalancedNetClassifier):
     def _check_params(self):
         super()._check_params()
         if not (isinstance(self.tau, str) and self.tau == "auto"):
-            _check_non_negative(self.tau, "tau")
+            check_non_negative(self.tau, "tau")
         self._tau_candidates()
-        _check_bool(self.tau_refit, "tau_refit")
+        check_bool(self.tau_refit, "tau_refit")
 
     def _tau_candidates(self):
         if self.tau_grid is None:

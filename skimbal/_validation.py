@@ -5,7 +5,28 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight
 
-__all__ = ["check_class_weight", "class_counts", "stratified_holdout"]
+__all__ = [
+    "check_bool",
+    "check_class_weight",
+    "check_non_negative",
+    "class_counts",
+    "stratified_holdout",
+]
+
+
+def check_bool(value, name):
+    """Raise a ``ValueError`` naming ``name`` unless ``value`` is a bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool, got {value!r}.")
+
+
+def check_non_negative(value, name):
+    """Raise a ``ValueError`` naming ``name`` unless ``value`` is a real number >= 0.
+
+    Booleans and NaN are refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
 
 
 def class_counts(y_encoded, n_classes):

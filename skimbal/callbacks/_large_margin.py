@@ -1,9 +1,9 @@
 """Annealing of the plain-logit mix of the L-Softmax head."""
 
-import numbers
 
 from skorch.callbacks import Callback
 
+from .._validation import check_non_negative
 from ..nn import LargeMarginLinear
 
 __all__ = ["LargeMarginAnnealing"]
@@ -59,9 +59,7 @@ class LargeMarginAnnealing(Callback):
 
     def initialize(self):
         for name in ("base", "gamma", "power", "minimum"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+            check_non_negative(getattr(self, name), name)
         return self
 
     def mix_at(self, iteration):

@@ -13,6 +13,8 @@ import numbers
 import torch
 from torch.nn import functional as F
 
+from .._validation import check_non_negative
+
 __all__ = ["large_margin_logits", "large_margin_psi"]
 
 
@@ -112,8 +114,7 @@ def large_margin_logits(features, weight, target, margin=2, mix=0.0):
     True
     """
     margin = _check_margin(margin)
-    if isinstance(mix, bool) or not isinstance(mix, numbers.Real) or not mix >= 0:
-        raise ValueError(f"mix must be a non-negative number, got {mix!r}.")
+    check_non_negative(mix, "mix")
     logits = F.linear(features, weight)
     index = target.unsqueeze(1)
     target_logit = logits.gather(1, index).squeeze(1)
