@@ -280,16 +280,19 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
 
         self.estimator_ = self._fit_stage_one(X[fit_index], y[fit_index], stage_one_seed)
         self.classes_ = self.estimator_.classes_
-        features = self._embed(X[fit_index])
-        target = self._encoded_target(y[fit_index])
-        holdout = None
-        if holdout_index is not None:
-            holdout = self._embed(X[holdout_index]), self._encoded_target(y[holdout_index])
-        self._fit_stage_two(features, target, holdout=holdout, taus=taus, seed=stage_two_seed)
-        if holdout is not None and self.tau_refit:
-            # tau_ is chosen; the final network learns from every training sample.
-            self.estimator_ = self._fit_stage_one(X, y, stage_one_seed)
-            self._fit_stage_two(None, None, holdout=None, taus=[self.tau_], seed=stage_two_seed)
+        if search_tau:
+            self._choose_tau(X[holdout_index], y[holdout_index], taus)
+            if self.tau_refit:
+                # tau_ is chosen; the final network learns from every training sample.
+                self.estimator_ = self._fit_stage_one(X, y, stage_one_seed)
+        elif self.method == "tau-norm":
+            self.tau_ = float(taus[0])
+        if self.method == "tau-norm":
+            # tau-norm rescales the head: no embedding of the training data needed.
+            features = target = None
+        else:
+            features, target = self._embed(X), self._encoded_target(y)
+        self._fit_stage_two(features, target, seed=stage_two_seed)
         return self
 
     def _tau_candidates(self):
@@ -348,28 +351,33 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
             module.train(was_training)
         return torch.cat(chunks)
 
-    def _fit_stage_two(self, features, target, *, holdout, taus, seed):
-        """Re-balance the classifier on fixed embeddings of the training data."""
+    def _choose_tau(self, X_holdout, y_holdout, taus):
+        """``tau_``: the candidate with the best balanced accuracy on held-out rows."""
+        features = self._embed(X_holdout)
+        target = self._encoded_target(y_holdout)
+        self.tau_scores_ = _score_taus(self._head_weight(), features, target, taus)
+        self.tau_ = float(max(self.tau_scores_, key=lambda t: (self.tau_scores_[t], -t)))
+
+    def _head_weight(self):
+        """A copy of the stage-one head's weight matrix (tau-norm needs one)."""
         head = self.estimator_.module_.head
+        weight = getattr(head, "weight", None)
+        if not isinstance(weight, torch.Tensor) or weight.shape[0] != len(self.classes_):
+            raise ValueError(
+                "tau-norm needs a head with a weight matrix of shape (n_classes, "
+                f"n_embedding); got {type(head).__name__}."
+            )
+        return weight.detach().clone()
+
+    def _fit_stage_two(self, features, target, *, seed):
+        """Re-balance the classifier on fixed embeddings of the training data."""
         n_classes = len(self.classes_)
         if self.method == "ncm":
             self.class_means_ = _class_means(features, target, n_classes).cpu().numpy()
         elif self.method == "tau-norm":
-            weight = getattr(head, "weight", None)
-            if not isinstance(weight, torch.Tensor) or weight.shape[0] != n_classes:
-                raise ValueError(
-                    "tau-norm needs a head with a weight matrix of shape (n_classes, "
-                    f"n_embedding); got {type(head).__name__}."
-                )
-            weight = weight.detach().clone()
-            if holdout is None:
-                self.tau_ = float(taus[0])
-            else:
-                self.tau_scores_ = _score_taus(weight, *holdout, taus)
-                self.tau_ = float(max(self.tau_scores_, key=lambda t: (self.tau_scores_[t], -t)))
-            self.tau_weight_ = tau_normalized_weight(weight, self.tau_).cpu().numpy()
+            self.tau_weight_ = tau_normalized_weight(self._head_weight(), self.tau_).cpu().numpy()
         else:
-            self._fit_head(head, features, target, n_classes, seed)
+            self._fit_head(self.estimator_.module_.head, features, target, n_classes, seed)
 
     def _fit_head(self, head, features, target, n_classes, seed):
         """Train a re-initialised head ('crt') or per-class scales ('lws')."""
