@@ -422,7 +422,7 @@ def _smote_in_training(*, random_state, device, max_epochs):
     )
 
 
-def _loss_based(name, *, random_state, device, max_epochs, **params):
+def _by_class_name(name, *, random_state, device, max_epochs, **params):
     """A skimbal estimator, by class name, with the shared network setting."""
     import skimbal
 
@@ -433,14 +433,14 @@ def _loss_based(name, *, random_state, device, max_epochs, **params):
 
 def _focal(*, random_state, device, max_epochs):
     """Softmax focal loss, gamma 1 (Lin et al. 2017; the long-tail setting)."""
-    return _loss_based(
+    return _by_class_name(
         "FocalLossClassifier", random_state=random_state, device=device, max_epochs=max_epochs
     )
 
 
 def _class_balanced_focal(*, random_state, device, max_epochs):
     """Class-balanced sigmoid focal loss, beta 0.9999, gamma 1 (Cui et al. 2019)."""
-    return _loss_based(
+    return _by_class_name(
         "ClassBalancedClassifier",
         loss_type="focal",
         random_state=random_state,
@@ -462,35 +462,35 @@ def _cross_entropy_drw(*, random_state, device, max_epochs):
 
 def _ldam_drw(*, random_state, device, max_epochs):
     """LDAM (max margin 0.5, scale 30) on a cosine head, with DRW (Cao et al. 2019)."""
-    return _loss_based(
+    return _by_class_name(
         "LDAMClassifier", random_state=random_state, device=device, max_epochs=max_epochs
     )
 
 
 def _max_margin_drw(*, random_state, device, max_epochs):
     """Maximum-margin loss (scale 30, M 0.5) on a cosine head, with DRW (Kang et al. 2021)."""
-    return _loss_based(
+    return _by_class_name(
         "MaxMarginClassifier", random_state=random_state, device=device, max_epochs=max_epochs
     )
 
 
 def _balanced_softmax(*, random_state, device, max_epochs):
     """Balanced softmax: CE on z + log(prior), raw z at prediction (Ren et al. 2020)."""
-    return _loss_based(
+    return _by_class_name(
         "BalancedSoftmaxClassifier", random_state=random_state, device=device, max_epochs=max_epochs
     )
 
 
 def _logit_adjusted(*, random_state, device, max_epochs):
     """Logit-adjusted loss, tau 1 (Menon et al. 2021)."""
-    return _loss_based(
+    return _by_class_name(
         "LogitAdjustedClassifier", random_state=random_state, device=device, max_epochs=max_epochs
     )
 
 
 def _post_hoc_logit_adjustment(*, random_state, device, max_epochs):
     """CE, then argmax(z - tau log prior); tau on 20 % held out, then CE refitted on all."""
-    return _loss_based(
+    return _by_class_name(
         "PostHocLogitAdjustedClassifier",
         tau="auto",
         random_state=random_state,
@@ -501,7 +501,7 @@ def _post_hoc_logit_adjustment(*, random_state, device, max_epochs):
 
 def _large_margin_softmax(*, random_state, device, max_epochs):
     """L-Softmax, margin 2, annealed mix with the plain logit (Liu et al. 2016)."""
-    return _loss_based(
+    return _by_class_name(
         "LargeMarginSoftmaxClassifier",
         random_state=random_state,
         device=device,
@@ -511,7 +511,7 @@ def _large_margin_softmax(*, random_state, device, max_epochs):
 
 def _hinge_ldam_drw(*, random_state, device, max_epochs):
     """Multi-class hinge loss with LDAM margins, with DRW."""
-    return _loss_based(
+    return _by_class_name(
         "HingeLossClassifier",
         ldam_margins=True,
         drw=True,
