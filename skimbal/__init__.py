@@ -1,56 +1,51 @@
-"""skimbal: deep class-imbalanced learning as scikit-learn estimators."""
+"""skimbal: deep class-imbalanced learning as scikit-learn estimators.
 
-from ._augmentation import MinorityAugmentation
-from ._balms import BalancedMetaSoftmaxClassifier
-from ._base import ImbalancedNetClassifier, TrainValidDatasets
-from ._bbn import BBNClassifier
-from ._cluster_knn import ClusterKNNClassifier
-from ._crl import CRLClassifier, crl_imbalance_alpha
-from ._cross_entropy import CrossEntropyClassifier, WeightedCrossEntropyClassifier
-from ._data import TensorBatchLoader, TensorDataset
-from ._decoupling import DecoupledClassifier
-from ._gpu import GPUFastPathMixin, with_gpu_fast_path
-from ._lmle import LMLEClassifier
-from ._loss_based import (
-    BalancedSoftmaxClassifier,
-    ClassBalancedClassifier,
-    FocalLossClassifier,
-    HingeLossClassifier,
-    LargeMarginSoftmaxClassifier,
-    LDAMClassifier,
-    LogitAdjustedClassifier,
-    MaxMarginClassifier,
-)
-from ._meta_reweighting import MetaReweighting
-from ._post_hoc import PostHocLogitAdjustedClassifier
+The package root exports the estimators. The parts they are built from live in
+public subpackages: :mod:`skimbal.losses`, :mod:`skimbal.sampling`,
+:mod:`skimbal.callbacks`, :mod:`skimbal.nn`, :mod:`skimbal.metrics`,
+:mod:`skimbal.datasets`, :mod:`skimbal.gpu` and :mod:`skimbal.compare`.
 
-__version__ = "0.1.0"
+Estimators are imported on first access, so ``import skimbal`` (and the
+``skimbal`` command's ``--help``) does not load torch.
+"""
 
-__all__ = [
-    "BBNClassifier",
-    "DecoupledClassifier",
-    "BalancedMetaSoftmaxClassifier",
-    "MetaReweighting",
-    "MinorityAugmentation",
-    "BalancedSoftmaxClassifier",
-    "CRLClassifier",
-    "ClassBalancedClassifier",
-    "ClusterKNNClassifier",
-    "CrossEntropyClassifier",
-    "FocalLossClassifier",
-    "GPUFastPathMixin",
-    "HingeLossClassifier",
-    "ImbalancedNetClassifier",
-    "LDAMClassifier",
-    "LMLEClassifier",
-    "LargeMarginSoftmaxClassifier",
-    "LogitAdjustedClassifier",
-    "MaxMarginClassifier",
-    "PostHocLogitAdjustedClassifier",
-    "TensorBatchLoader",
-    "TensorDataset",
-    "TrainValidDatasets",
-    "WeightedCrossEntropyClassifier",
-    "crl_imbalance_alpha",
-    "with_gpu_fast_path",
-]
+import importlib
+
+__version__ = "0.2.0.dev0"
+
+#: Public estimator -> private module that defines it.
+_ESTIMATORS = {
+    "ImbalancedNetClassifier": "._core.base",
+    "CrossEntropyClassifier": ".methods._reweighting",
+    "WeightedCrossEntropyClassifier": ".methods._reweighting",
+    "FocalLossClassifier": ".methods._reweighting",
+    "ClassBalancedClassifier": ".methods._reweighting",
+    "LDAMClassifier": ".methods._margin",
+    "MaxMarginClassifier": ".methods._margin",
+    "HingeLossClassifier": ".methods._margin",
+    "LargeMarginSoftmaxClassifier": ".methods._large_margin_softmax",
+    "LogitAdjustedClassifier": ".methods._logit_adjustment",
+    "BalancedSoftmaxClassifier": ".methods._logit_adjustment",
+    "PostHocLogitAdjustedClassifier": ".methods._logit_adjustment",
+    "CRLClassifier": ".methods._crl",
+    "LMLEClassifier": ".methods._lmle",
+    "ClusterKNNClassifier": ".methods._cluster_knn",
+    "DecoupledClassifier": ".methods._two_stage",
+    "BBNClassifier": ".methods._bbn",
+    "BalancedMetaSoftmaxClassifier": ".methods._learned_rebalancing",
+}
+
+__all__ = sorted(_ESTIMATORS)
+
+
+def __getattr__(name):
+    module = _ESTIMATORS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'skimbal' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

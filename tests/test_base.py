@@ -19,10 +19,9 @@ from sklearn.preprocessing import StandardScaler
 from skimbal import (
     CrossEntropyClassifier,
     ImbalancedNetClassifier,
-    TrainValidDatasets,
     WeightedCrossEntropyClassifier,
 )
-from skimbal._base import weighted_mean
+from skimbal._core.reduction import sample_weighted_loss
 from skimbal.nn import MLP
 
 SMALL = dict(max_epochs=5, hidden_layer_sizes=(8,), random_state=0)
@@ -219,7 +218,7 @@ def test_dict_class_weight_by_original_label(imbalanced):
     np.testing.assert_array_equal(clf.class_weight_, [1.0, 1.0, 5.0])
     with pytest.raises(ValueError, match="not in the training classes"):
         CrossEntropyClassifier(class_weight={"zzz": 2.0}, **SMALL).fit(X, labels)
-    with pytest.raises(ValueError, match="class_weight must be"):
+    with pytest.raises(ValueError, match="'class_weight' parameter"):
         CrossEntropyClassifier(class_weight="inverse", **SMALL).fit(X, labels)
 
 
@@ -229,13 +228,14 @@ def test_weighted_mean_matches_torch_weighted_cross_entropy():
     logits = torch.randn(7, 3)
     target = torch.tensor([0, 1, 2, 2, 1, 0, 2])
     weight = torch.tensor([0.5, 1.0, 3.0])
-    criterion = torch.nn.CrossEntropyLoss(weight=weight, reduction="none")
-    value = weighted_mean(criterion(logits, target), target, criterion)
+    criterion = torch.nn.CrossEntropyLoss(weight=weight)
+    value = sample_weighted_loss(criterion, logits, target, torch.ones(7))
     expected = torch.nn.functional.cross_entropy(logits, target, weight=weight)
     assert torch.allclose(value, expected)
+    assert criterion.reduction == "mean"  # restored
     # with sample weights: sum(w_c * s * l) / sum(w_c * s)
     sample_weight = torch.tensor([1.0, 2.0, 0.0, 1.0, 1.0, 3.0, 0.5])
-    value = weighted_mean(criterion(logits, target), target, criterion, sample_weight)
+    value = sample_weighted_loss(criterion, logits, target, sample_weight)
     per_sample = torch.nn.functional.cross_entropy(logits, target, reduction="none")
     w = weight[target] * sample_weight
     assert torch.allclose(value, (w * per_sample).sum() / w.sum())
@@ -360,7 +360,7 @@ def test_train_split_is_refused(imbalanced):
         CrossEntropyClassifier(train_split=lambda ds, y: (ds, None), **SMALL).fit(X, y)
 
 
-def test_callbacks_see_train_valid_datasets(imbalanced):
+def test_callbacks_see_the_data_given_to_fit_and_the_split(imbalanced):
     from skorch.callbacks import Callback
 
     seen = {}
@@ -369,10 +369,14 @@ def test_callbacks_see_train_valid_datasets(imbalanced):
         def on_train_begin(self, net, X=None, y=None, **kwargs):
             seen["X"] = X
 
+        def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+            seen["parts"] = len(dataset_train), len(dataset_valid)
+
     X, y = imbalanced
     CrossEntropyClassifier(callbacks=[Spy()], validation_fraction=0.2, **SMALL).fit(X, y)
-    assert isinstance(seen["X"], TrainValidDatasets)
-    n_train, n_valid = len(seen["X"].train), len(seen["X"].valid)
+    # on_train_begin sees X as given to fit (validated), as in skorch
+    assert seen["X"].shape == X.shape
+    n_train, n_valid = seen["parts"]
     assert n_train + n_valid == len(y)
 
 

@@ -1,16 +1,41 @@
-"""skorch callbacks: training schedules such as deferred re-weighting."""
+"""skorch callbacks: the schedules and batch transforms of skimbal's methods.
 
-from ._deferred import DeferredResampling, DeferredReweighting, deferred_switch_epoch
-from ._large_margin import LargeMarginAnnealing
+Every schedule reads the epoch from ``net.history`` (:class:`EpochSchedule`), so
+``fit``, ``warm_start``, ``partial_fit`` and a resumed run follow the same
+schedule. Callbacks that transform training batches implement
+``transform_batch(net, X, target) -> (X, target)``; the estimator calls it on every
+training batch before the forward pass.
+
+One module per method family, as in :mod:`skimbal.losses` and :mod:`skimbal.methods`:
+
+- ``_deferred_reweighting``: :class:`DeferredReweighting` (DRW);
+- ``_lr_schedule``: :class:`WarmupMultiStepLR`;
+- ``_large_margin_softmax``: :class:`LargeMarginAnnealing`;
+- ``_crl``: :class:`CRLStatistics`;
+- ``_lmle``: :class:`PeriodicReclustering`;
+- ``_bbn``: :class:`CumulativeLearning`;
+- ``_learned_rebalancing``: :class:`MetaSamplerUpdate`, :class:`MetaReweighting`,
+  :class:`MinorityAugmentation`.
+"""
+
+from ._bbn import CumulativeLearning
+from ._crl import CRLStatistics
+from ._deferred_reweighting import DeferredReweighting
+from ._large_margin_softmax import LargeMarginAnnealing
+from ._learned_rebalancing import MetaReweighting, MetaSamplerUpdate, MinorityAugmentation
+from ._lmle import PeriodicReclustering
 from ._lr_schedule import WarmupMultiStepLR, warmup_multistep_factor
-from ._meta_sampler import MetaSamplerUpdate
-from ._reclustering import PeriodicReclustering
+from ._schedule import EpochSchedule, deferred_switch_epoch
 
 __all__ = [
-    "DeferredResampling",
+    "CRLStatistics",
+    "CumulativeLearning",
     "DeferredReweighting",
+    "EpochSchedule",
     "LargeMarginAnnealing",
+    "MetaReweighting",
     "MetaSamplerUpdate",
+    "MinorityAugmentation",
     "PeriodicReclustering",
     "WarmupMultiStepLR",
     "deferred_switch_epoch",

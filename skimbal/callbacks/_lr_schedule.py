@@ -3,9 +3,10 @@
 import numbers
 
 import torch
-from skorch.callbacks import Callback
+from sklearn.utils._param_validation import Interval
 
-from ._deferred import deferred_switch_epoch
+from .._core.schedule import planned_epochs, resolve_epoch
+from ._schedule import EpochSchedule
 
 __all__ = ["WarmupMultiStepLR", "warmup_multistep_factor"]
 
@@ -47,42 +48,36 @@ def warmup_multistep_factor(epoch, warmup_epochs, milestone_epochs, factors):
     return factor
 
 
-class WarmupMultiStepLR(Callback):
+class WarmupMultiStepLR(EpochSchedule):
     """Linear warm-up, then step decays: the schedule of the long-tailed CIFAR recipe.
 
-    At the beginning of epoch ``e`` (0-based, counted within each ``fit``) every
-    parameter group of the optimizer gets ``lr = base_lr * factor(e)`` with
+    At the beginning of epoch ``e`` (its index in the net's history) every parameter
+    group of the optimizer gets ``lr = initial_lr * factor(e)`` with
 
     - ``factor(e) = (e + 1) / W`` for ``e < W`` (linear warm-up over ``W`` epochs),
     - ``factor(e) = factors[k]`` from ``milestones[k]`` on, 1 before the first.
 
     With the defaults and ``max_epochs=200`` this is the schedule of the LDAM-DRW
-    code (Cao et al., NeurIPS 2019; Goyal et al. 2017 for the warm-up): warm-up
-    over 5 epochs, ``lr x 0.01`` from epoch 160 and ``x 0.0001`` from epoch 180.
-    Epochs given as fractions scale with ``max_epochs``, so a short run has the
-    same shape. The learning rate is changed in place (a tensor learning rate is
-    filled), and recorded in the history under ``'lr'`` (first parameter group).
+    code (Cao et al., NeurIPS 2019; Goyal et al. 2017 for the warm-up): warm-up over
+    5 epochs, ``lr x 0.01`` from epoch 160 and ``x 0.0001`` from epoch 180. Epochs
+    given as fractions scale with the planned epochs (``net.max_epochs_``), so a
+    short run has the same shape. Each group's ``initial_lr`` is stored in the group
+    itself (as PyTorch's schedulers do), so it travels with the optimizer's state
+    into a checkpoint and a resumed run continues the schedule exactly. The learning
+    rate is changed in place (a tensor learning rate is filled) and recorded in the
+    history under ``'lr'`` (first parameter group).
 
     Parameters
     ----------
     warmup : int >= 0 or float in (0, 1), default=0.025
-        Warm-up length, in epochs (an int) or as a fraction of ``max_epochs``
+        Warm-up length, in epochs (an int) or as a fraction of the planned epochs
         rounded to the nearest epoch (0.025 of 200 is 5).
     milestones : sequence of int or float, default=(0.8, 0.9)
-        First epoch of each decay, in epochs or fractions of ``max_epochs``
-        (0.8 and 0.9 of 200 are 160 and 180). Must be non-decreasing.
+        First epoch of each decay, in epochs or fractions of the planned epochs (0.8
+        and 0.9 of 200 are 160 and 180). Must be non-decreasing.
     factors : sequence of float, default=(0.01, 0.0001)
-        Multiplier of the base learning rate from each milestone on; one per
+        Multiplier of the initial learning rate from each milestone on; one per
         milestone, positive.
-
-    Attributes
-    ----------
-    warmup_epochs_ : int
-        Warm-up length of the current fit.
-    milestone_epochs_ : tuple of int
-        Decay epochs of the current fit.
-    base_lrs_ : list of float
-        Learning rate of each parameter group when the optimizer was first seen.
 
     Examples
     --------
@@ -99,13 +94,21 @@ class WarmupMultiStepLR(Callback):
     [0.05, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.001, 0.0]
     """
 
+    _parameter_constraints = {
+        "warmup": [Interval(numbers.Integral, 0, None, closed="left"),
+                   Interval(numbers.Real, 0, 1, closed="neither")],
+        "milestones": ["array-like"],
+        "factors": ["array-like"],
+    }
+
     def __init__(self, warmup=0.025, milestones=(0.8, 0.9), factors=(0.01, 0.0001)):
         self.warmup = warmup
         self.milestones = milestones
         self.factors = factors
 
     def initialize(self):
-        self._epochs(max_epochs=1000)
+        super().initialize()
+        self._epochs(n_epochs=1000)
         factors = list(self.factors)
         if len(factors) != len(list(self.milestones)):
             raise ValueError(
@@ -116,34 +119,24 @@ class WarmupMultiStepLR(Callback):
             isinstance(f, bool) or not isinstance(f, numbers.Real) or not f > 0 for f in factors
         ):
             raise ValueError(f"factors must be positive numbers; got {self.factors!r}.")
-        self._optimizer = None
         return self
 
-    def _epochs(self, max_epochs):
-        warmup = deferred_switch_epoch(self.warmup, max_epochs)
-        milestones = tuple(deferred_switch_epoch(m, max_epochs) for m in self.milestones)
+    def _epochs(self, n_epochs):
+        warmup = resolve_epoch(self.warmup, n_epochs, name="warmup")
+        milestones = tuple(resolve_epoch(m, n_epochs, name="milestones") for m in self.milestones)
         if any(b < a for a, b in zip(milestones, milestones[1:], strict=False)):
             raise ValueError(f"milestones must be non-decreasing; got {self.milestones!r}.")
         return warmup, milestones
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.warmup_epochs_, self.milestone_epochs_ = self._epochs(net.max_epochs)
-        optimizer = net.optimizer_
-        if optimizer is not self._optimizer:
-            # A new optimizer (a fresh fit): its learning rates are the base ones.
-            self._optimizer = optimizer
-            self.base_lrs_ = [float(group["lr"]) for group in optimizer.param_groups]
-        self._epoch = 0
-
-    def on_epoch_begin(self, net, **kwargs):
-        factor = warmup_multistep_factor(
-            self._epoch, self.warmup_epochs_, self.milestone_epochs_, self.factors
-        )
-        for group, base_lr in zip(self._optimizer.param_groups, self.base_lrs_, strict=True):
-            lr = base_lr * factor
+    def apply(self, net, epoch):
+        warmup, milestones = self._epochs(planned_epochs(net))
+        factor = warmup_multistep_factor(epoch, warmup, milestones, self.factors)
+        groups = net.optimizer_.param_groups
+        for group in groups:
+            initial = group.setdefault("initial_lr", float(group["lr"]))
+            lr = initial * factor
             if isinstance(group["lr"], torch.Tensor):
                 group["lr"].fill_(lr)
             else:
                 group["lr"] = lr
-        net.history.record("lr", self.base_lrs_[0] * factor)
-        self._epoch += 1
+        net.history.record("lr", groups[0]["initial_lr"] * factor)

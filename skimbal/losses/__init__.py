@@ -5,29 +5,38 @@ follows PyTorch's ``reduction`` convention ('none' returns per-sample losses
 multiplied by ``weight[target]``, 'mean' divides their sum by
 ``sum_i weight[y_i]``) and keeps its class weights in the buffer ``weight``
 (possibly None), which schedules such as deferred re-weighting may replace.
-Class statistics (``class_counts``) are the training counts per class.
+Class statistics (``class_counts``) are the training counts per class. No loss
+imports skorch: they work in any PyTorch training loop.
 
-- Re-weighting: :func:`effective_number_weights`, :func:`inverse_frequency_weights`,
-  :class:`FocalLoss`, :class:`ClassBalancedLoss`.
-- Margins: :func:`ldam_margins`, :class:`LDAMLoss`, :class:`MaxMarginLoss`,
-  :class:`MultiClassHingeLoss`, the L-Softmax margin function.
-- Logit adjustment: :class:`LogitAdjustedLoss`, :class:`BalancedSoftmaxLoss`.
-- Metric learning: :class:`ClassRectificationLoss`, :class:`QuintupletLoss` (on
-  embeddings, labels and cluster ids).
+One module per method family:
+
+- re-weighting (``_reweighting``): :func:`effective_number_weights`,
+  :func:`inverse_frequency_weights`, :class:`FocalLoss`, :class:`ClassBalancedLoss`, :class:`AttributeBCELoss`;
+- margins (``_margin``): :func:`ldam_margins`, :class:`LDAMLoss`,
+  :class:`MaxMarginLoss`, :class:`MultiClassHingeLoss`;
+- large-margin softmax (``_large_margin_softmax``): the margin function and logits;
+- logit adjustment (``_logit_adjustment``): :class:`LogitAdjustedLoss`,
+  :class:`BalancedSoftmaxLoss`;
+- CRL (``_crl``): :class:`ClassRectificationLoss`;
+- LMLE (``_lmle``): :class:`QuintupletLoss`.
 """
 
-from ._class_balanced import ClassBalancedLoss, sigmoid_prior_bias
 from ._crl import ClassRectificationLoss, histogram_loss, minority_class_mask
-from ._focal import FocalLoss
-from ._hinge import MultiClassHingeLoss
 from ._large_margin_softmax import large_margin_logits, large_margin_psi
-from ._ldam import LDAMLoss
-from ._logit_adjusted import BalancedSoftmaxLoss, LogitAdjustedLoss
-from ._max_margin import MaxMarginLoss
-from ._quintuplet import QuintupletLoss, Quintuplets, quintuplet_selection
-from ._weights import effective_number_weights, inverse_frequency_weights, ldam_margins
+from ._lmle import QuintupletLoss, Quintuplets, quintuplet_selection
+from ._logit_adjustment import BalancedSoftmaxLoss, LogitAdjustedLoss
+from ._margin import LDAMLoss, MaxMarginLoss, MultiClassHingeLoss, ldam_margins
+from ._reweighting import (
+    AttributeBCELoss,
+    ClassBalancedLoss,
+    FocalLoss,
+    effective_number_weights,
+    inverse_frequency_weights,
+    sigmoid_prior_bias,
+)
 
 __all__ = [
+    "AttributeBCELoss",
     "BalancedSoftmaxLoss",
     "ClassBalancedLoss",
     "ClassRectificationLoss",

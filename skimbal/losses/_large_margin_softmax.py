@@ -13,7 +13,7 @@ import numbers
 import torch
 from torch.nn import functional as F
 
-from .._validation import check_non_negative
+from .._core.validation import check_non_negative
 
 __all__ = ["large_margin_logits", "large_margin_psi"]
 

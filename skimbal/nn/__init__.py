@@ -5,7 +5,7 @@ All modules follow the embedding protocol documented in :class:`MLP`:
 head is the attribute ``head``.
 """
 
-from ._augment import ChannelNormalize, RandomCropFlip
+from ._image_augmentation import ChannelNormalize, RandomCropFlip
 from ._bbn import BilateralBranchNetwork, split_last_block
 from ._heads import LargeMarginLinear, NormedLinear, replace_head
 from ._mlp import MLP, has_embedding

@@ -8,10 +8,12 @@ one uniform number per row picks a sample inside its class through per-class
 offsets into the rows sorted by class.
 """
 
-import inspect
 import numbers
 
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import BaseSampler
 
 __all__ = ["ClassAwareSampler", "ProgressiveSampler", "ReversedSampler"]
 
@@ -33,13 +35,6 @@ def _check_labels(y):
     return y.long()
 
 
-def _check_n_samples(n_samples):
-    if n_samples is None:
-        return
-    if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool):
-        raise ValueError(f"n_samples must be None or a positive int, got {n_samples!r}.")
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be None or a positive int, got {n_samples!r}.")
 
 
 def power_class_probabilities(class_counts, q):
@@ -64,38 +59,8 @@ def power_class_probabilities(class_counts, q):
     return powered / powered.sum()
 
 
-class ParameterRepr:
-    """``repr`` listing the constructor arguments that differ from their defaults.
 
-    Samplers are plain objects, not scikit-learn estimators: an estimator's
-    ``clone`` deep-copies them and ``get_params`` does not expose nested
-    ``sampler__*`` parameters (skorch would store such names on the estimator
-    instead of routing them).
-    """
-
-    def __repr__(self):
-        signature = inspect.signature(type(self).__init__)
-        changed = []
-        for name, parameter in signature.parameters.items():
-            if name == "self" or parameter.kind in (
-                parameter.VAR_KEYWORD,
-                parameter.VAR_POSITIONAL,
-            ):
-                continue
-            value = getattr(self, name, parameter.default)
-            if parameter.default is parameter.empty or not _same(value, parameter.default):
-                changed.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-
-def _same(value, default):
-    try:
-        return bool(value == default) and type(value) is type(default)
-    except (TypeError, ValueError, RuntimeError):
-        return value is default
-
-
-class ClassAwareSampler(ParameterRepr):
+class ClassAwareSampler(BaseSampler):
     """Draw each epoch's rows with class ``j`` chosen with probability ``n_j^q / sum_k n_k^q``.
 
     The re-sampling family of Kang et al. (2020, Sec. 3 "Sampling strategies"):
@@ -155,17 +120,16 @@ class ClassAwareSampler(ParameterRepr):
     torch.Size([100])
     """
 
+    _parameter_constraints = {
+        "q": [numbers.Real],
+        "n_samples": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "replacement": ["boolean"],
+    }
+
     def __init__(self, q=0.0, n_samples=None, replacement=True):
         self.q = q
         self.n_samples = n_samples
         self.replacement = replacement
-
-    def _check_params(self):
-        if not isinstance(self.q, numbers.Real) or isinstance(self.q, bool):
-            raise ValueError(f"q must be a real number, got {self.q!r}.")
-        _check_n_samples(self.n_samples)
-        if not isinstance(self.replacement, bool):
-            raise ValueError(f"replacement must be a bool, got {self.replacement!r}.")
 
     def class_probabilities(self, class_counts, epoch=0):
         """Probability of drawing each class in epoch ``epoch``.
@@ -181,7 +145,7 @@ class ClassAwareSampler(ParameterRepr):
         -------
         probabilities : torch.Tensor of float64, shape (n_classes,)
         """
-        self._check_params()
+        self._validate_params()
         return power_class_probabilities(class_counts, float(self.q))
 
     def epoch_indices(self, y, *, epoch, generator=None):
@@ -252,6 +216,12 @@ class ProgressiveSampler(ClassAwareSampler):
     [0.1, 0.3, 0.5]
     """
 
+    _parameter_constraints = {
+        "n_samples": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "replacement": ["boolean"],
+        "interpolation": [StrOptions({"probability", "exponent"})],
+    }
+
     def __init__(self, n_samples=None, replacement=True, interpolation="probability"):
         self.n_samples = n_samples
         self.replacement = replacement
@@ -268,13 +238,6 @@ class ProgressiveSampler(ClassAwareSampler):
             raise ValueError(f"max_epochs must be a positive int, got {max_epochs!r}.")
         self.max_epochs_ = int(max_epochs)
 
-    def _check_params(self):
-        super()._check_params()
-        if self.interpolation not in ("probability", "exponent"):
-            raise ValueError(
-                f"interpolation must be 'probability' or 'exponent', got {self.interpolation!r}."
-            )
-
     def progress(self, epoch):
         """Fraction ``t / (T - 1)`` of the way to class balance at ``epoch`` (clipped to 1)."""
         if not hasattr(self, "max_epochs_"):
@@ -288,7 +251,7 @@ class ProgressiveSampler(ClassAwareSampler):
 
     def class_probabilities(self, class_counts, epoch=0):
         """Probability of drawing each class in epoch ``epoch`` (see the class docstring)."""
-        self._check_params()
+        self._validate_params()
         progress = self.progress(epoch)
         if self.interpolation == "exponent":
             return power_class_probabilities(class_counts, 1.0 - progress)
@@ -327,6 +290,11 @@ class ReversedSampler(ClassAwareSampler):
     >>> ReversedSampler().class_probabilities(torch.tensor([90, 10]))
     tensor([0.1000, 0.9000], dtype=torch.float64)
     """
+
+    _parameter_constraints = {
+        "n_samples": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "replacement": ["boolean"],
+    }
 
     def __init__(self, n_samples=None, replacement=True):
         self.n_samples = n_samples

@@ -3,15 +3,16 @@
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods
 
-from ._class_aware import ParameterRepr
+from ._base import BaseSampler
 
 __all__ = ["ImbalancedLearnSampler"]
 
 _SEED_HIGH = 2**31 - 1
 
 
-class ImbalancedLearnSampler(ParameterRepr):
+class ImbalancedLearnSampler(BaseSampler):
     """Re-sample the training split with an imbalanced-learn sampler at every epoch.
 
     The PyTorch counterpart of imbalanced-learn's Keras ``BalancedBatchGenerator``:
@@ -66,15 +67,10 @@ class ImbalancedLearnSampler(ParameterRepr):
     (2,)
     """
 
+    _parameter_constraints = {"sampler": [HasMethods(["fit_resample"])]}
+
     def __init__(self, sampler):
         self.sampler = sampler
-
-    def _check_params(self):
-        if not hasattr(self.sampler, "fit_resample"):
-            raise ValueError(
-                "ImbalancedLearnSampler needs an imbalanced-learn sampler with a "
-                f"fit_resample method, got {self.sampler!r}."
-            )
 
     def _is_random(self):
         return "random_state" in self.sampler.get_params(deep=False)
@@ -102,7 +98,7 @@ class ImbalancedLearnSampler(ParameterRepr):
             The epoch's rows on the device of ``X`` (``sample_weight`` is None when
             none was given).
         """
-        self._check_params()
+        self._validate_params()
         if y.ndim != 1:
             raise ValueError(
                 "ImbalancedLearnSampler needs one label per sample (a 1-d target); got a "

@@ -1,13 +1,17 @@
 """A class sampler whose class distribution is meta-learned (Balanced Meta-Softmax)."""
 
-import torch
+import numbers
 
+import torch
+from sklearn.utils._param_validation import Interval
+
+from ._base import BaseSampler
 from ._class_aware import _draw_class_aware, _uniform_rows_of_classes
 
 __all__ = ["MetaClassSampler"]
 
 
-class MetaClassSampler:
+class MetaClassSampler(BaseSampler):
     """Sample classes from a learned distribution ``softmax(logits_)``.
 
     The sampler of Balanced Meta-Softmax (Ren et al., NeurIPS 2020, Sec. 3.3):
@@ -42,6 +46,11 @@ class MetaClassSampler:
     (torch.Size([100]), [0.5, 0.5])
     """
 
+    _parameter_constraints = {
+        "init_q": [numbers.Real],
+        "n_samples": [None, Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, init_q=1.0, n_samples=None):
         self.init_q = init_q
         self.n_samples = n_samples
@@ -61,6 +70,7 @@ class MetaClassSampler:
     def epoch_indices(self, y, *, epoch, generator=None):
         """Rows of one epoch drawn with the current class distribution."""
         if not hasattr(self, "logits_"):
+            self._validate_params()
             self._setup(y)
         n = len(y) if self.n_samples is None else int(self.n_samples)
         return _draw_class_aware(

@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from ._weights import ClassWeightedLoss, check_class_counts, check_real
+from ._base import ClassWeightedLoss, check_class_counts, check_real
 
 __all__ = ["BalancedSoftmaxLoss", "LogitAdjustedLoss"]
 

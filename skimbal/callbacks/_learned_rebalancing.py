@@ -5,10 +5,11 @@ from functools import partial
 import torch
 from skorch.callbacks import Callback
 
-from .._base import per_sample_loss
-from .._meta_reweighting import class_balanced_subset, lookahead_meta_loss
+from .._core.reduction import per_sample_loss
+from ._meta_reweighting_old import MetaReweighting, class_balanced_subset, lookahead_meta_loss
+from ._minority_augmentation_old import MinorityAugmentation
 
-__all__ = ["MetaSamplerUpdate"]
+__all__ = ["MetaReweighting", "MetaSamplerUpdate", "MinorityAugmentation"]
 
 
 class MetaSamplerUpdate(Callback):

@@ -1,8 +1,10 @@
-"""Per-class weights and margins from class counts, and the shared loss base.
+"""The base of skimbal's losses and the checks they share.
 
-Everything here works on the per-class training counts ``n_j`` and returns
-float32 tensors on the CPU; the losses register them as buffers so that they
-follow the module to its device.
+Every loss here is a plain ``torch.nn.Module`` on logits: no skorch, no estimator.
+Losses with class weights keep them in the buffer ``weight`` (possibly None), which
+schedules such as deferred re-weighting may replace, and reduce per-sample losses
+with :func:`skimbal._core.reduction.weighted_mean`, the one weighted reduction of
+the package.
 """
 
 import numbers
@@ -10,13 +12,11 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = [
-    "effective_number_weights",
-    "inverse_frequency_weights",
-    "ldam_margins",
-]
+from .._core.reduction import class_weight_of, weighted_mean
 
-_REDUCTIONS = ("mean", "sum", "none")
+__all__ = ["ClassWeightedLoss", "check_class_counts", "check_real"]
+
+REDUCTIONS = ("mean", "sum", "none")
 
 
 def check_class_counts(class_counts):
@@ -97,123 +97,6 @@ def check_real(value, name, *, low=None, high=None, low_open=False, high_open=Fa
     return float(value)
 
 
-def _normalise_to_n_classes(weights):
-    """Scale ``weights`` so that they sum to their length."""
-    return (weights * (weights.numel() / weights.sum())).to(torch.float32)
-
-
-def effective_number_weights(class_counts, beta=0.9999):
-    r"""Class-balanced weights from the effective number of samples.
-
-    .. math::
-
-        w_j \propto \frac{1 - \beta}{1 - \beta^{n_j}}, \qquad \sum_j w_j = C.
-
-    ``beta=0`` gives all ones; as ``beta`` tends to 1 the weights tend to the
-    inverse-frequency ones. Cui et al. (2019) use ``beta=0.9999`` on CIFAR-10-LT
-    and 0.9 to 0.999 on 100 classes; deferred re-weighting (Cao et al. 2019)
-    switches to ``beta=0.9999`` late in training.
-
-    Parameters
-    ----------
-    class_counts : array-like or tensor of shape (n_classes,)
-        Training samples per class.
-    beta : float in [0, 1), default=0.9999
-        Hyper-parameter of the effective number ``(1 - beta^n) / (1 - beta)``.
-
-    Returns
-    -------
-    weights : tensor of float32, shape (n_classes,)
-        Classes with ``n_j = 0`` get weight 0 (they never occur as a target);
-        the other weights are normalised so that all weights sum to ``C``.
-
-    References
-    ----------
-    Y. Cui, M. Jia, T.-Y. Lin, Y. Song, S. Belongie. Class-Balanced Loss Based on
-    Effective Number of Samples. CVPR 2019, Section 3.
-
-    Examples
-    --------
-    >>> from skimbal.losses import effective_number_weights
-    >>> effective_number_weights([100, 10], beta=0.9).round(decimals=4)
-    tensor([0.7889, 1.2111])
-    >>> effective_number_weights([100, 10], beta=0.0)
-    tensor([1., 1.])
-    """
-    counts = check_class_counts(class_counts)
-    beta = check_real(beta, "beta", low=0.0, high=1.0, high_open=True)
-    present = counts > 0
-    if beta == 0.0:
-        raw = present.to(torch.float64)
-    else:
-        # 1 - beta**n computed as -expm1(n log beta) to keep precision for beta near 1.
-        effective = -torch.expm1(counts * np.log(beta))
-        raw = torch.where(present, (1.0 - beta) / effective.clamp_min(1e-300), 0.0)
-    return _normalise_to_n_classes(raw)
-
-
-def inverse_frequency_weights(class_counts):
-    r"""Inverse-frequency weights :math:`w_j \propto 1/n_j`, normalised to sum to ``C``.
-
-    Parameters
-    ----------
-    class_counts : array-like or tensor of shape (n_classes,)
-        Training samples per class.
-
-    Returns
-    -------
-    weights : tensor of float32, shape (n_classes,)
-        Classes with ``n_j = 0`` get weight 0.
-
-    Examples
-    --------
-    >>> from skimbal.losses import inverse_frequency_weights
-    >>> inverse_frequency_weights([90, 10])
-    tensor([0.2000, 1.8000])
-    """
-    counts = check_class_counts(class_counts)
-    raw = torch.where(counts > 0, 1.0 / counts.clamp_min(1e-300), 0.0)
-    return _normalise_to_n_classes(raw)
-
-
-def ldam_margins(class_counts, max_margin=0.5):
-    r"""Label-distribution-aware margins :math:`m_j = K / n_j^{1/4}`.
-
-    ``K`` is chosen so that the largest margin (that of the rarest class) equals
-    ``max_margin``; Cao et al. (2019, Section 3.2 and their code) use 0.5.
-
-    Parameters
-    ----------
-    class_counts : array-like or tensor of shape (n_classes,)
-        Training samples per class.
-    max_margin : float > 0, default=0.5
-        Margin of the rarest class.
-
-    Returns
-    -------
-    margins : tensor of float32, shape (n_classes,)
-        Classes with ``n_j = 0`` get ``max_margin`` (the margin is capped there
-        instead of being infinite; such classes never occur as a target).
-
-    References
-    ----------
-    K. Cao, C. Wei, A. Gaidon, N. Arechiga, T. Ma. Learning Imbalanced Datasets
-    with Label-Distribution-Aware Margin Loss. NeurIPS 2019.
-
-    Examples
-    --------
-    >>> from skimbal.losses import ldam_margins
-    >>> ldam_margins([10000, 625, 16])
-    tensor([0.1000, 0.2000, 0.5000])
-    """
-    counts = check_class_counts(class_counts)
-    max_margin = check_real(max_margin, "max_margin", low=0.0, low_open=True)
-    present = counts > 0
-    raw = torch.where(present, counts.clamp_min(1e-300) ** -0.25, 0.0)
-    margins = raw * (max_margin / raw.max())
-    return torch.where(present, margins, max_margin).to(torch.float32)
-
-
 def weighted_reduce(per_sample, target, weight, reduction):
     """Apply class weights and PyTorch's reduction to per-sample losses.
 
@@ -227,26 +110,21 @@ def weighted_reduce(per_sample, target, weight, reduction):
         Class weights.
     reduction : {'mean', 'sum', 'none'}
         'none' returns ``weight[target] * per_sample``; 'sum' its sum; 'mean'
-        ``sum_i w_{y_i} l_i / sum_i w_{y_i}`` (the plain mean without weights),
-        as :class:`torch.nn.CrossEntropyLoss` does.
+        ``sum_i w_{y_i} l_i / sum_i w_{y_i}`` (the plain mean without weights), as
+        :class:`torch.nn.CrossEntropyLoss` does.
 
     Returns
     -------
     loss : tensor
     """
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}.")
-    sample_weight = None
-    if weight is not None:
-        sample_weight = weight.to(per_sample.dtype)[target]
-        per_sample = per_sample * sample_weight
-    if reduction == "none":
-        return per_sample
-    if reduction == "sum":
-        return per_sample.sum()
-    if sample_weight is None:
-        return per_sample.mean()
-    return per_sample.sum() / sample_weight.sum().clamp_min(torch.finfo(per_sample.dtype).tiny)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}.")
+    sample_weight = class_weight_of(weight, target)
+    if reduction == "mean":
+        return weighted_mean(per_sample, sample_weight)
+    if sample_weight is not None:
+        per_sample = per_sample * sample_weight.to(per_sample.dtype)
+    return per_sample if reduction == "none" else per_sample.sum()
 
 
 class ClassWeightedLoss(torch.nn.Module):
@@ -267,8 +145,8 @@ class ClassWeightedLoss(torch.nn.Module):
 
     def __init__(self, weight=None, reduction="mean"):
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}.")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}.")
         self.reduction = reduction
         self.register_buffer("weight", check_class_weight_tensor(weight))
 

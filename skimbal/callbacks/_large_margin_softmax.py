@@ -1,9 +1,11 @@
 """Annealing of the plain-logit mix of the L-Softmax head."""
 
+import numbers
 
+from sklearn.utils._param_validation import Interval
 from skorch.callbacks import Callback
 
-from .._validation import check_non_negative
+from .._core.validation import validate_constraints
 from ..nn import LargeMarginLinear
 
 __all__ = ["LargeMarginAnnealing"]
@@ -12,7 +14,9 @@ __all__ = ["LargeMarginAnnealing"]
 class LargeMarginAnnealing(Callback):
     """Lower the plain-logit weight ``lambda`` of L-Softmax heads during training.
 
-    Before every training batch ``t`` (counted from 0 within each fit) the ``mix``
+    Before every training batch ``t`` (counted over the whole run: the training
+    batches of the epochs in the net's history, then those of the current epoch, so
+    ``warm_start``, ``partial_fit`` and a resumed run continue the schedule) the ``mix``
     of every :class:`skimbal.nn.LargeMarginLinear` in the module is set to
 
     .. math::
@@ -51,6 +55,11 @@ class LargeMarginAnnealing(Callback):
     [100.0, 50.0, 10.0, 5.0]
     """
 
+    _parameter_constraints = {
+        name: [Interval(numbers.Real, 0, None, closed="left")]
+        for name in ("base", "gamma", "power", "minimum")
+    }
+
     def __init__(self, base=1000.0, gamma=0.12, power=1.0, minimum=0.0):
         self.base = base
         self.gamma = gamma
@@ -58,8 +67,7 @@ class LargeMarginAnnealing(Callback):
         self.minimum = minimum
 
     def initialize(self):
-        for name in ("base", "gamma", "power", "minimum"):
-            check_non_negative(getattr(self, name), name)
+        validate_constraints(self, self.get_params())
         return self
 
     def mix_at(self, iteration):
@@ -67,14 +75,15 @@ class LargeMarginAnnealing(Callback):
         mix = self.base * (1.0 + self.gamma * iteration) ** (-self.power)
         return float(max(self.minimum, mix))
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
+    def on_epoch_begin(self, net, **kwargs):
         self.heads_ = [m for m in net.module_.modules() if isinstance(m, LargeMarginLinear)]
         if not self.heads_:
             raise ValueError(
                 "LargeMarginAnnealing found no LargeMarginLinear head in the module; "
                 "use skimbal.nn.replace_head(module, LargeMarginLinear)."
             )
-        self.iteration_ = 0
+        done = [row.get("train_batch_count", 0) for row in net.history[:-1]]
+        self.iteration_ = int(sum(done))
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if not training:
@@ -83,3 +92,7 @@ class LargeMarginAnnealing(Callback):
         for head in self.heads_:
             head.mix = mix
         self.iteration_ += 1
+
+    def on_train_end(self, net, **kwargs):
+        # The heads belong to the module; keep no second reference in the pickle.
+        self.heads_ = []

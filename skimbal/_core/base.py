@@ -1,0 +1,476 @@
+"""The estimator every skimbal method builds on, and its fit pipeline.
+
+``fit(X, y)`` validates the input, encodes the labels, splits off the validation
+part, computes the class statistics of the training part, builds the module and
+the criterion from them, and hands the validated arrays to skorch's training loop,
+whose hooks (``get_split_datasets``, ``get_iterator``, ``train_step_single``,
+``get_loss``, ``infer``) this class fills in. Methods extend it through the same
+hooks and through :meth:`criterion_params`; schedules are callbacks.
+"""
+
+import copy
+import inspect
+import numbers
+from types import MappingProxyType
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+from sklearn.utils.validation import validate_data
+from skorch import NeuralNet, NeuralNetClassifier
+
+from ..nn import MLP
+from ..sampling import check_sampler
+from . import components
+from .data import TensorBatchLoader, TensorDataset
+from .docstrings import substitute_docstring
+from .prediction import PredictionMixin, default_callbacks
+from .random import draw_seed, epoch_seed, seeded_torch
+from .targets import (
+    LabelEncoding,
+    class_statistics,
+    count_classes,
+    split_strata,
+    stratified_holdout,
+)
+from .training import FitCall, TrainingHooksMixin
+from .validation import check_sample_weight
+
+__all__ = ["ImbalancedNetClassifier"]
+
+
+@substitute_docstring
+class ImbalancedNetClassifier(PredictionMixin, TrainingHooksMixin, NeuralNetClassifier):
+    """Neural network classifier with scikit-learn semantics and class statistics.
+
+    The base of every skimbal method, usable on its own with any criterion. With
+    the defaults it trains an MLP with plain cross-entropy.
+
+    Parameters
+    ----------
+    {module}
+    criterion : torch.nn.Module class or instance, default=torch.nn.CrossEntropyLoss
+        Loss on logits. A class gets, when its constructor accepts them, the
+        training split's ``class_counts`` (float tensor) and ``weight`` (the
+        resolved ``class_weight``), then the ``criterion__*`` parameters. An instance
+        is used as it is (deep-copied at every fit).
+    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        Optimizer; ``optimizer__*`` parameters are routed to it.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=50
+        Epochs of each ``fit`` (and of each ``partial_fit`` call).
+    batch_size : int, default=128
+        Rows per training and prediction batch (-1: the whole data).
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Hidden widths of the default MLP (ignored when ``module`` is given).
+    class_weight : None, 'balanced' or dict, default=None
+        Per-class loss weights. 'balanced' uses ``1 / n_j`` on the training split,
+        normalised to sum to the number of classes; a dict maps original labels to
+        weights.
+    sampler : str or sampler object, default=None
+        Sampler of the training rows, redrawn every epoch from the training split
+        only (:mod:`skimbal.sampling`); None shuffles. Strings name the class-aware
+        samplers ('instance-balanced', 'class-balanced', 'square-root',
+        'progressive', 'reversed').
+    validation_fraction : float in (0, 1), default=None
+        Fraction of each class held out for validation (``valid_loss`` and
+        ``valid_bacc`` in the history). None trains on all the data: skorch's 20 %
+        split would take a fifth of every minority class away. A class keeps at
+        least ``ceil((1 - validation_fraction) * n_j)`` training samples.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the batch order, the sampling and the validation split;
+        two CPU fits with the same int give identical predictions, in one process,
+        in threads or in several processes. None takes the seed from torch's
+        global generator (``torch.manual_seed`` makes the fit reproducible).
+    device : {'cpu', 'cuda', 'auto'} or torch device, default='cpu'
+        Where the module and the training data live; 'auto' takes the GPU when
+        there is one.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra callbacks, run after the default ones.
+    classes : array-like, default=None
+        All class labels, when ``y`` of a fit (or of the first ``partial_fit``)
+        may lack some of them.
+    verbose : int, default=0
+        1 prints skorch's epoch table.
+    progress_bar : bool, default=False
+        Show a tqdm progress bar over the batches of each epoch.
+    warm_start : bool, default=False
+        Continue from the current weights on the next ``fit``; the class statistics
+        are those of the new data.
+    predict_nonlinearity : 'auto', callable or None, default='auto'
+        Maps the module's output to ``predict_proba``. 'auto': softmax (sigmoid per
+        attribute for multi-label targets; identity with ``NLLLoss``, whose module
+        outputs probabilities).
+    train_split : None, default=None
+        Refused: use ``validation_fraction``, which never starves a minority class.
+    **kwargs
+        Routed parameters (``module__*``, ``optimizer__*``, ``criterion__*``,
+        ``iterator_train__*``, ``dataset__*``, ``callbacks__*``) and skorch's other
+        arguments (``iterator_train``, ``dataset``, ``compile``, ``history``, ...).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Original labels in the order of the logits (``arange(n_attributes)`` for a
+        multi-label ``y``).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of str
+        Column names, when X was a DataFrame with string columns.
+    class_counts_ : ndarray of int64, shape (n_classes,) or (n_attributes, 2)
+        Samples of each class (each attribute's low and high value) in the training
+        split; accumulated over ``partial_fit`` calls.
+    class_prior_ : ndarray of float64
+        ``class_counts_`` normalised per task.
+    class_weight_ : ndarray of float32 or None
+        The resolved ``class_weight``.
+    multilabel_ : bool
+        Whether ``y`` was an indicator matrix; ``label_values_`` then holds its two
+        values.
+    seed_ : int
+        The seed every random stream of the fit derives from.
+    max_epochs_ : int
+        Planned epochs of one run, which fractional schedules refer to.
+    sampler_ : object or None
+        The copy of ``sampler`` used by this fit.
+    module_, criterion_, optimizer_, history_
+        skorch's trained components.
+
+    Notes
+    -----
+    **Loss reduction.** Per batch the loss is ``sum_i w_i l_i / sum_i w_i`` with
+    ``w_i = weight[y_i] * sample_weight_i`` (either factor may be missing);
+    :func:`skimbal._core.reduction.weighted_mean`.
+
+    **Data path.** X is cast to float32 and moved with the targets to ``device`` once
+    per fit; batches are slices of those tensors. There is no per-sample Python in
+    the training loop.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skimbal import ImbalancedNetClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = ImbalancedNetClassifier(max_epochs=5, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        "module": [None, type, HasMethods(["forward"])],
+        "criterion": [type, HasMethods(["forward"])],
+        "optimizer": [type, callable],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), Options(int, {-1})],
+        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "class_weight": [None, StrOptions({"balanced"}), dict],
+        "sampler": [None, str, HasMethods(["epoch_indices"]), HasMethods(["epoch_data"])],
+        "validation_fraction": [None, Interval(numbers.Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+        "device": [None, str, torch.device],
+        "classes": [None, "array-like"],
+        "verbose": ["verbose"],
+        "progress_bar": ["boolean"],
+        "warm_start": ["boolean"],
+        "predict_nonlinearity": [None, StrOptions({"auto"}), callable],
+    }
+    #: Whether ``fit`` accepts a multi-label indicator matrix as ``y``.
+    accepts_multilabel = False
+    #: Criterion class used instead of the default ``criterion`` for a multi-label ``y``.
+    multilabel_criterion = None
+
+    # skorch sets these in ``__init__``; scikit-learn wants learned attributes to
+    # appear only in ``fit``, so these class defaults stand in until then.
+    initialized_ = False
+    history_ = None
+    virtual_params_ = MappingProxyType({})
+
+    def __init__(
+        self, module=None, *, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
+        lr=1e-3, max_epochs=50, batch_size=128, hidden_layer_sizes=(100,), class_weight=None,
+        sampler=None, validation_fraction=None, random_state=None, device="cpu",
+        callbacks=None, classes=None, verbose=0, progress_bar=False, warm_start=False,
+        predict_nonlinearity="auto", train_split=None, **kwargs,
+    ):
+        kwargs.setdefault("iterator_train", TensorBatchLoader)
+        kwargs.setdefault("iterator_valid", TensorBatchLoader)
+        kwargs.setdefault("dataset", TensorDataset)
+        history = kwargs.get("history")
+        super().__init__(
+            module, criterion=criterion, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
+            batch_size=batch_size, callbacks=callbacks, verbose=verbose, warm_start=warm_start,
+            predict_nonlinearity=predict_nonlinearity, device=device, train_split=train_split,
+            classes=classes, **kwargs,
+        )
+        for name in ("initialized_", "virtual_params_") + (("history_",) if history is None else ()):
+            vars(self).pop(name, None)
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.class_weight = class_weight
+        self.sampler = sampler
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.progress_bar = progress_bar
+
+    def __setattr__(self, name, value):
+        # The parameters module and criterion may hold instances: they are plain
+        # parameters (skorch would register them as extra components and refuse them
+        # in set_params); the trained copies are module_ and criterion_.
+        if name in ("module", "criterion"):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def _get_param_names(self):
+        # skorch lists every attribute not ending in "_"; private state is no parameter.
+        return [name for name in super()._get_param_names() if not name.startswith("_")]
+
+    def _validate_params(self):
+        """The parameter constraints, and skorch's check of routed arguments.
+
+        skorch knows the routing prefixes (``module__``, ...) once the components
+        are registered, during ``initialize``, which calls this again.
+        """
+        if self._modules:
+            super()._validate_params()
+        if self.train_split is not None:
+            raise ValueError(
+                "skimbal estimators take no train_split; use validation_fraction, which holds "
+                "out a fraction of every class without starving minority classes."
+            )
+        BaseEstimator._validate_params(self)
+
+    # ------------------------------------------------------------ initialisation
+    def initialize(self):
+        """Build callbacks, module, criterion and optimizer (with ``device='auto'`` resolved).
+
+        skorch's ``net.initialize()`` without data works when the module's sizes are
+        given (``module__*`` or a module instance); ``classes`` then sets the labels.
+        """
+        if getattr(self, "label_encoding_", None) is None and self.classes is not None:
+            self.label_encoding_ = LabelEncoding.fit(self.classes, name=type(self).__name__)
+            self.classes_ = self.label_encoding_.classes
+        with components.resolved_device(self):
+            return super().initialize()
+
+    def set_params(self, **params):
+        with components.resolved_device(self):
+            return super().set_params(**params)
+
+    def load_params(self, *args, **kwargs):
+        with components.resolved_device(self):
+            return super().load_params(*args, **kwargs)
+
+    def __setstate__(self, state):
+        requested = state.get("device")
+        state["device"] = components.resolve_device(requested)
+        super().__setstate__(state)
+        if requested == "auto":
+            vars(self)["device"] = requested
+
+    @property
+    def classes_(self):
+        try:
+            return vars(self)["classes_"]
+        except KeyError:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute 'classes_' before fit."
+            ) from None
+
+    @classes_.setter
+    def classes_(self, value):
+        vars(self)["classes_"] = value
+
+    def initialize_module(self):
+        """Build the module, sized from the data when it accepts the sizes."""
+        module, routed = self.module, self.get_params_for("module")
+        if module is None:
+            module = MLP
+            routed.setdefault("hidden_layer_sizes", tuple(np.atleast_1d(self.hidden_layer_sizes)))
+        sizes = {}
+        if hasattr(self, "n_features_in_"):
+            sizes["n_features"] = self.n_features_in_
+        if getattr(self, "label_encoding_", None) is not None:
+            sizes["n_classes"] = self.label_encoding_.n_outputs
+        self.module_ = components.build_module(module, routed, sizes)
+        return self
+
+    def criterion_params(self):
+        """Arguments of the criterion that come from the estimator.
+
+        The training split's statistics (``class_counts``, ``weight``); methods add
+        their hyper-parameters (``gamma``, ``max_margin``, ...). Only the arguments
+        the criterion's constructor accepts are passed.
+        """
+        params = {}
+        for name, value in (("class_counts", getattr(self, "class_counts_", None)),
+                            ("weight", getattr(self, "class_weight_", None))):
+            if value is not None:
+                params[name] = torch.as_tensor(value, dtype=torch.float32)
+        return params
+
+    def initialize_criterion(self):
+        """Build the criterion with the training split's class statistics.
+
+        For a multi-label ``y`` the estimator's ``multilabel_criterion`` replaces
+        the default criterion (a criterion the user chose is used as it is).
+        """
+        criterion = self.criterion
+        if getattr(self, "multilabel_", False) and self.multilabel_criterion is not None:
+            default = inspect.signature(type(self).__init__).parameters["criterion"].default
+            if criterion is default:
+                criterion = self.multilabel_criterion
+        self.criterion_ = components.build_criterion(
+            criterion, self.get_params_for("criterion"), self.criterion_params()
+        )
+        return self
+
+    @property
+    def _default_callbacks(self):
+        return default_callbacks(self.progress_bar)
+
+    # ------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Initialise the net (unless ``warm_start``) and train it on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Training data: anything :func:`sklearn.utils.check_array` accepts (dense,
+            finite), or a torch tensor.
+        y : array-like of shape (n_samples,) or (n_samples, n_attributes)
+            Labels of any type, or an indicator matrix when the method accepts
+            multi-label targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative per-sample loss weights.
+        **fit_params : dict
+            Passed on to the module's ``forward``.
+
+        Returns
+        -------
+        self : object
+        """
+        fresh = not (self.warm_start and self.initialized_)
+        return self._fit(X, y, sample_weight, fresh=fresh, routing="fit", **fit_params)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
+        """Train for ``max_epochs`` more epochs, initialising on the first call.
+
+        Parameters
+        ----------
+        X, y, sample_weight, **fit_params
+            As in :meth:`fit`. The class counts accumulate over the calls.
+        classes : array-like, default=None
+            All labels, on the first call, when its ``y`` may lack some (as in
+            scikit-learn's ``partial_fit``); later calls may repeat them.
+
+        Returns
+        -------
+        self : object
+        """
+        encoding = getattr(self, "label_encoding_", None)
+        if classes is not None and encoding is not None and not np.array_equal(
+            np.unique(classes), encoding.classes
+        ):
+            raise ValueError(
+                f"classes={np.unique(classes).tolist()!r} differs from the classes of the "
+                f"first call, {encoding.classes.tolist()!r}."
+            )
+        first = encoding is None or not self.initialized_
+        return self._fit(X, y, sample_weight, fresh=not self.initialized_, routing="partial_fit",
+                         classes=classes, accumulate=not first, **fit_params)
+
+    def _fit(self, X, y, sample_weight, *, fresh, routing, classes=None, accumulate=False,
+             **fit_params):
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but y is None.")
+        X = self._validate_X(X, reset=fresh or not hasattr(self, "n_features_in_"))
+        encoding = getattr(self, "label_encoding_", None)
+        if fresh or encoding is None:
+            encoding = LabelEncoding.fit(
+                y, classes=self.classes if classes is None else classes,
+                allow_multilabel=self.accepts_multilabel, name=type(self).__name__,
+            )
+        y_encoded = encoding.encode(y)
+        if len(y_encoded) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y_encoded)}.")
+        sample_weight = check_sample_weight(sample_weight, len(X))
+        self.label_encoding_ = encoding
+        self.classes_, self.multilabel_ = encoding.classes, encoding.multilabel
+        if encoding.multilabel:
+            self.label_values_ = encoding.label_values
+        if fresh or not hasattr(self, "seed_"):
+            self.seed_ = draw_seed(self.random_state)
+        train_index, valid_index = self._split(y_encoded)
+        counts = count_classes(y_encoded[train_index], encoding)
+        if accumulate:
+            counts = counts + self.class_counts_
+        self.class_counts_, self.class_prior_, self.class_weight_ = class_statistics(
+            counts, encoding, self.class_weight
+        )
+        self.max_epochs_ = self.max_epochs
+        if fresh or not self.initialized_:
+            with seeded_torch(self.seed_):
+                self.initialize()
+        else:
+            # New statistics (warm start, a further partial_fit): rebuild the criterion.
+            self.initialize_criterion()
+            self.criterion_.to(self._device())
+        if fresh or getattr(self, "sampler_", None) is None:
+            self.sampler_ = copy.deepcopy(check_sampler(self.sampler))
+            if hasattr(self.sampler_, "set_max_epochs"):
+                self.sampler_.set_max_epochs(self.max_epochs_)
+        self._fit_call = FitCall(sample_weight, train_index, valid_index, fresh)
+        try:
+            with torch.random.fork_rng(devices=components.cuda_devices()):
+                NeuralNet.partial_fit(self, X, y_encoded, _routing_method=routing, **fit_params)
+        finally:
+            del self._fit_call
+        return self
+
+    def _validate_X(self, X, reset):
+        """Validate X (finite, numeric, dense), cast it to float32, check its width."""
+        if isinstance(X, torch.Tensor):
+            X = X.detach().cpu().numpy()
+        X = validate_data(self, X, reset=reset, dtype=np.float32, allow_nd=True)
+        if self.module is None and X.ndim != 2:
+            raise ValueError(
+                f"The default MLP expects 2-D X of shape (n_samples, n_features); got X of "
+                f"shape {X.shape}. Pass a module for other inputs (images: skimbal.nn.ResNet32)."
+            )
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def _split(self, y_encoded):
+        """Indices of the training and validation parts (validation None without one)."""
+        if self.validation_fraction is None:
+            return np.arange(len(y_encoded)), None
+        rng = np.random.RandomState(epoch_seed(self.seed_, 0, "validation split") % 2**32)
+        return stratified_holdout(split_strata(y_encoded), self.validation_fraction, rng)
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """Run ``max_epochs_`` epochs; a fit restored from a checkpoint runs only the rest.
+
+        When a callback such as skorch's ``LoadInitState`` restores a checkpoint at
+        the start of a fresh ``fit``, the restored history says how many epochs are
+        done. ``warm_start`` and ``partial_fit`` run ``max_epochs`` more epochs.
+        """
+        if epochs is None:
+            epochs = getattr(self, "max_epochs_", self.max_epochs)
+            call = self._fit_call
+            if call is not None and call.fresh and len(self.history):
+                epochs = max(epochs - len(self.history), 0)
+        return super().fit_loop(X, y, epochs=epochs, **fit_params)
+
+    def check_data(self, X, y=None):
+        """``fit`` has validated X and y; nothing is left to check here."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = self.random_state is None
+        tags.classifier_tags.multi_label = self.accepts_multilabel
+        return tags

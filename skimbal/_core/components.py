@@ -1,0 +1,198 @@
+"""Building the parts of a net: module, criterion, device and output nonlinearity.
+
+Helpers of :class:`skimbal._core.base.ImbalancedNetClassifier`, kept apart so that
+the estimator reads as its fit pipeline.
+"""
+
+import contextlib
+import copy
+import inspect
+import math
+
+import torch
+from skorch.exceptions import SkorchException
+
+__all__ = [
+    "DivergenceError",
+    "accepted_params",
+    "build_criterion",
+    "build_module",
+    "check_finite_parameters",
+    "predict_nonlinearity",
+    "resolve_device",
+    "resolved_device",
+]
+
+
+class DivergenceError(FloatingPointError, SkorchException):
+    """Training produced a loss or weights that are not finite numbers."""
+
+
+def resolve_device(device):
+    """Map ``'auto'`` to ``'cuda'`` when a GPU is available, else ``'cpu'``."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+@contextlib.contextmanager
+def resolved_device(net):
+    """Let skorch's internals, which read ``net.device``, see a real device.
+
+    ``device='auto'`` stays the parameter; inside the block it is the device it
+    resolves to. A device set inside the block (``set_params(device=...)``) stays.
+    """
+    requested = net.device
+    vars(net)["device"] = resolve_device(requested)
+    try:
+        yield
+    finally:
+        if vars(net).get("device") == resolve_device(requested):
+            vars(net)["device"] = requested
+
+
+def accepted_params(factory):
+    """Names of the keyword arguments a class or callable accepts."""
+    target = type(factory) if isinstance(factory, torch.nn.Module) else factory
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return {p.name for p in parameters} | {"**"}
+    return {p.name for p in parameters}
+
+
+def _check_no_routed_params(component, name, routed):
+    if routed:
+        raise ValueError(
+            f"{name} is a {type(component).__name__} instance, which is used as it is "
+            f"(copied); the {name}__* parameters {sorted(routed)} cannot reach it. Pass "
+            f"the class with {name}__* parameters, or configure the instance itself."
+        )
+
+
+def build_module(module, routed, sizes):
+    """The module of a fit.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        An instance is deep-copied, as it is; a class is called with ``routed``
+        (the ``module__*`` parameters) and, for the arguments it accepts and the
+        user did not route, ``sizes`` (``n_features``, ``n_classes``).
+    routed : dict
+    sizes : dict
+        Sizes known from the data (missing ones are left out).
+    """
+    if isinstance(module, torch.nn.Module):
+        _check_no_routed_params(module, "module", routed)
+        return copy.deepcopy(module)
+    accepted = accepted_params(module)
+    kwargs = {name: value for name, value in sizes.items() if name in accepted}
+    kwargs.update(routed)
+    missing = [
+        name for name, parameter in _required(module).items()
+        if name not in kwargs and name in ("n_features", "n_classes")
+    ]
+    if missing:
+        raise ValueError(
+            f"{getattr(module, '__name__', module)} needs {missing}, which are known once "
+            "the net has seen data: call fit, or pass "
+            + ", ".join(f"module__{name}" for name in missing) + "."
+        )
+    return module(**kwargs)
+
+
+def _required(factory):
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {name: p for name, p in parameters.items() if p.default is p.empty
+            and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
+
+def build_criterion(criterion, routed, from_estimator):
+    """The criterion of a fit.
+
+    Parameters
+    ----------
+    criterion : torch.nn.Module class or instance
+        An instance is deep-copied, as it is. A class gets the arguments it
+        accepts from ``from_estimator`` (class statistics and the estimator's own
+        hyper-parameters) and ``routed`` (the ``criterion__*`` parameters).
+    routed : dict
+    from_estimator : dict
+        Arguments the estimator provides; a ``criterion__*`` parameter naming one of
+        them is refused rather than silently winning or losing.
+    """
+    if isinstance(criterion, torch.nn.Module):
+        _check_no_routed_params(criterion, "criterion", routed)
+        return copy.deepcopy(criterion)
+    accepted = accepted_params(criterion)
+    kwargs = {
+        name: value for name, value in from_estimator.items()
+        if value is not None and (name in accepted or "**" in accepted)
+    }
+    clash = sorted(set(routed) & set(kwargs))
+    if clash:
+        raise ValueError(
+            f"criterion__{clash[0]} conflicts with the value the estimator derives for "
+            f"{clash[0]!r}; set it through the estimator's own parameter instead."
+        )
+    kwargs.update(routed)
+    return criterion(**kwargs)
+
+
+def predict_nonlinearity(net):
+    """The map from the module's output to ``predict_proba`` for ``net``.
+
+    ``predict_nonlinearity='auto'``: the sigmoid of every attribute for multi-label
+    targets, the identity when the criterion is ``NLLLoss`` (skorch's rule: the
+    module outputs probabilities), else the softmax, whatever the loss on logits.
+    """
+    nonlinearity = net.predict_nonlinearity
+    if nonlinearity is None:
+        return _identity
+    if nonlinearity != "auto":
+        return nonlinearity
+    if getattr(net, "multilabel_", False):
+        return torch.sigmoid
+    if isinstance(getattr(net, "criterion_", None), torch.nn.NLLLoss):
+        return _identity
+    return _softmax
+
+
+def _identity(x):
+    return x
+
+
+def _softmax(logits):
+    return torch.softmax(logits, dim=-1)
+
+
+def check_finite_loss(loss, epoch, batch):
+    """Raise :class:`DivergenceError` when a training loss is not finite."""
+    if not math.isfinite(loss):
+        raise DivergenceError(
+            f"The training loss became {loss} in epoch {epoch + 1}, batch {batch + 1}; "
+            "training stopped. The usual causes are a learning rate that is too high "
+            "and features on very different scales (standardise X, e.g. with "
+            "sklearn.preprocessing.StandardScaler)."
+        )
+
+
+def check_finite_parameters(module, epoch):
+    """Raise :class:`DivergenceError` when a parameter of ``module`` is not finite."""
+    for name, parameter in module.named_parameters():
+        if not torch.isfinite(parameter).all():
+            raise DivergenceError(
+                f"The module's parameter {name!r} is not finite after epoch {epoch + 1}; "
+                "training stopped. Lower the learning rate and standardise the features."
+            )
+
+
+def cuda_devices():
+    """Indices of the CUDA devices (none without CUDA), for ``torch.random.fork_rng``."""
+    return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
