@@ -17,7 +17,7 @@ per-epoch losses show that every variant trains). Variants:
     :class:`skimbal.CrossEntropyClassifier` as is (skorch's loop, one
     ``loss.item()`` per batch).
 ``estimator_fast``
-    The same estimator with :func:`skimbal.with_gpu_fast_path`,
+    The same estimator with :func:`skimbal.gpu.with_gpu_fast_path`,
     ``cuda_graph=False``: losses read back once per epoch.
 ``estimator_graph``
     With ``cuda_graph=True``: the training step replayed from a CUDA graph.
@@ -49,7 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skimbal import CrossEntropyClassifier, with_gpu_fast_path
+from skimbal import CrossEntropyClassifier
+from skimbal.gpu import with_gpu_fast_path
 from skimbal.nn import ChannelNormalize, RandomCropFlip, ResNet32
 
 N_CLASSES = 10

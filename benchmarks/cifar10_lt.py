@@ -7,7 +7,7 @@ and ``lr x 0.01`` from epoch 160, ``x 0.0001`` from 180
 (:class:`skimbal.callbacks.WarmupMultiStepLR`), random 32 x 32 crops of the
 4-pixel zero-padded image and horizontal flips, done on the device
 (:class:`skimbal.nn.RandomCropFlip`). Every method is a skimbal estimator with
-the GPU fast path (:func:`skimbal.with_gpu_fast_path`: no per-batch host sync,
+the GPU fast path (:func:`skimbal.gpu.with_gpu_fast_path`: no per-batch host sync,
 training step captured in a CUDA graph). Reported: the last epoch's top-1
 accuracy on the balanced test set, per-class accuracy, many (> 100 training
 images) / medium (20-100) / few (< 20) shot accuracy and training images/s.
@@ -179,6 +179,7 @@ def build_estimator(name, *, epochs, weight_decay, device, seed, cuda_graph, cha
 
     import skimbal
     from skimbal.callbacks import WarmupMultiStepLR
+    from skimbal.gpu import with_gpu_fast_path
     from skimbal.nn import ChannelNormalize, RandomCropFlip, ResNet32
 
     cls_name, params, callback_names, _ = METHODS[name]
@@ -203,9 +204,9 @@ def build_estimator(name, *, epochs, weight_decay, device, seed, cuda_graph, cha
         bf16=bf16,
     )
     if cls_name in META_ESTIMATORS:
-        stage_one = skimbal.with_gpu_fast_path(skimbal.CrossEntropyClassifier)(ResNet32, **recipe)
+        stage_one = with_gpu_fast_path(skimbal.CrossEntropyClassifier)(ResNet32, **recipe)
         return getattr(skimbal, cls_name)(stage_one, random_state=seed, **params)
-    estimator_class = skimbal.with_gpu_fast_path(getattr(skimbal, cls_name))
+    estimator_class = with_gpu_fast_path(getattr(skimbal, cls_name))
     return estimator_class(ResNet32, **params, **recipe)
 
 

@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from skimbal._cluster_knn import cluster_knn_margins
 
 from skimbal import ClusterKNNClassifier
-from skimbal._cluster_knn import cluster_knn_margins
 
 
 def median_seconds(function, repeats, clock=time.perf_counter):

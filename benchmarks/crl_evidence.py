@@ -36,11 +36,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from skimbal._multilabel import mean_attribute_balanced_accuracy
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
 from skimbal import CRLClassifier, CrossEntropyClassifier
-from skimbal._multilabel import mean_attribute_balanced_accuracy
 from skimbal.datasets import load_digits_lt
 
 

@@ -20,11 +20,11 @@ from skimbal import (
     LMLEClassifier,
     LogitAdjustedClassifier,
     MaxMarginClassifier,
-    MinorityAugmentation,
     PostHocLogitAdjustedClassifier,
     WeightedCrossEntropyClassifier,
-    with_gpu_fast_path,
 )
+from skimbal.callbacks import MinorityAugmentation
+from skimbal.gpu import with_gpu_fast_path
 
 # Shared small settings that still learn sklearn's check data sets.
 SMALL = dict(max_epochs=30, lr=0.01, hidden_layer_sizes=(16,), random_state=0)
@@ -34,7 +34,7 @@ ESTIMATORS = [
     WeightedCrossEntropyClassifier(**SMALL),
     # Re-sampling inside training (skimbal.sampling), through the string shortcut.
     CrossEntropyClassifier(sampler="class-balanced", **SMALL),
-    # Loss-based re-balancing (skimbal._loss_based, skimbal._post_hoc).
+    # Loss-based re-balancing (methods._reweighting, _margin, _logit_adjustment).
     FocalLossClassifier(drw=True, **SMALL),
     ClassBalancedClassifier(beta=0.99, **SMALL),
     ClassBalancedClassifier(loss_type="focal", **SMALL),
@@ -46,25 +46,26 @@ ESTIMATORS = [
     PostHocLogitAdjustedClassifier(tau="auto", **SMALL),
     LargeMarginSoftmaxClassifier(**SMALL),
     HingeLossClassifier(ldam_margins=True, **SMALL),
-    # Decoupled two-stage training (skimbal._decoupling): a meta-estimator.
+    # Decoupled two-stage training (methods._two_stage): a meta-estimator.
     DecoupledClassifier(CrossEntropyClassifier(**SMALL), method="crt", stage2_epochs=5,
                         random_state=0),
     DecoupledClassifier(CrossEntropyClassifier(**SMALL), method="tau-norm", random_state=0),
-    # BBN (skimbal._bbn): two hidden layers, so the branches share the first.
-    BBNClassifier(**{**SMALL, "hidden_layer_sizes": (16, 16)}),
-    # LMLE (skimbal._lmle): the kNN rule alone, and the embedding + kNN.
+    # BBN (skimbal.methods._bbn): two hidden layers, so the branches share the first;
+    # width 32: at 16 some seeds end below check_classifiers_train's 0.83 accuracy.
+    BBNClassifier(**{**SMALL, "hidden_layer_sizes": (32, 32)}),
+    # LMLE (methods._lmle, methods._cluster_knn): the kNN rule alone, embedding + kNN.
     ClusterKNNClassifier(random_state=0),
     LMLEClassifier(**{**SMALL, "max_epochs": 15}),
-    # CRL (skimbal._crl): its multi_label tag adds sklearn's multi-label checks;
+    # CRL (methods._crl): its multi_label tag adds sklearn's multi-label checks;
     # the class level (default) and the instance level on the embedding.
     CRLClassifier(**SMALL),
     CRLClassifier(level="instance", criterion_type="distribution", **SMALL),
-    # The GPU fast path (skimbal._gpu) mixed into an estimator: on the CPU it
+    # The GPU fast path (skimbal.gpu) mixed into an estimator: on the CPU it
     # must behave as the estimator itself, with its extra parameters.
     with_gpu_fast_path(CrossEntropyClassifier)(channels_last=True, bf16=True, **SMALL),
-    # Learned and augmented re-balancing (skimbal._balms, skimbal._augmentation).
+    # Learned and augmented re-balancing (methods._learned_rebalancing, callbacks).
     BalancedMetaSoftmaxClassifier(meta_interval=3, **SMALL),
-    CrossEntropyClassifier(sampler="class-balanced", augmentation=MinorityAugmentation(), **SMALL),
+    CrossEntropyClassifier(sampler="class-balanced", callbacks=[MinorityAugmentation()], **SMALL),
 ]
 
 # Checks a network trained by mini-batch SGD cannot pass, with the reason.
@@ -107,4 +108,25 @@ def expected_failed_checks(estimator):
     """Expected failures for ``estimator`` (used by ``parametrize_with_checks``)."""
     failures = dict(NEURAL_NET_EXPECTED_FAILURES)
     failures.update(EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {}))
+    if getattr(estimator, "drw", False) is True:
+        # Deferred re-weighting sets the class weights itself; a class_weight is
+        # refused with a ValueError (DeferredReweighting).
+        failures["check_class_weight_classifiers"] = (
+            "drw=True sets the class weights; class_weight needs drw=False"
+        )
+    if any(isinstance(cb, MinorityAugmentation) for cb in estimator.get_params().get(
+        "callbacks"
+    ) or []):
+        # Augmentation strengths are per class of a single label; a multi-label
+        # target is refused with a ValueError naming the reason.
+        for check in _MULTILABEL_CHECKS:
+            failures[check] = "MinorityAugmentation needs one label per sample"
     return failures
+
+
+_MULTILABEL_CHECKS = (
+    "check_classifiers_multilabel_representation_invariance",
+    "check_classifiers_multilabel_output_format_predict",
+    "check_classifiers_multilabel_output_format_predict_proba",
+    "check_classifiers_multilabel_output_format_decision_function",
+)

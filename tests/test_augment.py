@@ -1,4 +1,4 @@
-"""Batched on-device augmentation: crops, flips and normalisation."""
+"""Batched on-device image augmentation (skimbal.nn._image_augmentation)."""
 
 import pytest
 import torch

@@ -1,13 +1,20 @@
-"""Tests of BBN: the two-branch module, the paired loader and the estimator."""
+"""Tests of BBN: the two-branch module, the paired loader, the schedule and the estimator."""
+
+import pickle
 
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
+from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
-from skimbal import BBNClassifier, TensorBatchLoader, TensorDataset
-from skimbal._bbn import BilateralBatchLoader, cumulative_learning_alpha
+from skimbal._core.batch import Target
+from skimbal._core.data import TensorBatchLoader, TensorDataset
+from skimbal.callbacks import CumulativeLearning, MetaReweighting
+from skimbal.callbacks._bbn import cumulative_learning_alpha
+from skimbal.methods._bbn import BBNClassifier
 from skimbal.nn import MLP, BilateralBranchNetwork, ResNet32, split_last_block
-from skimbal.sampling import ReversedSampler
+from skimbal.sampling import BilateralBatchLoader, ReversedSampler
 
 
 def _long_tailed(seed=0, counts=(60, 20, 8)):
@@ -84,7 +91,23 @@ def test_loss_weights_the_two_targets_by_alpha():
     y_c, y_r = torch.tensor([0, 1, 2, 0, 1]), torch.tensor([2, 2, 1, 0, 2])
     ce = torch.nn.functional.cross_entropy
     expected = 0.3 * ce(logits, y_c) + 0.7 * ce(logits, y_r)
-    loss = clf.get_loss(logits, (y_c, y_r), training=True)
+    loss = clf.get_loss(logits, Target(y_c, reversed=Target(y_r)), training=True)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    # A plain target (validation batches) gets the plain loss.
+    assert clf.get_loss(logits, y_c).item() == pytest.approx(ce(logits, y_c).item(), rel=1e-6)
+
+
+def test_loss_weights_each_half_by_its_own_sample_weights():
+    X, y = _long_tailed()
+    clf = _small(max_epochs=1).fit(X, y)
+    clf.alpha_ = 0.25
+    logits = torch.randn(4, 3)
+    y_c, y_r = torch.tensor([0, 1, 2, 0]), torch.tensor([2, 2, 1, 0])
+    w_c, w_r = torch.tensor([1.0, 0.0, 2.0, 1.0]), torch.tensor([0.5, 1.0, 0.0, 3.0])
+    losses_c = torch.nn.functional.cross_entropy(logits, y_c, reduction="none")
+    losses_r = torch.nn.functional.cross_entropy(logits, y_r, reduction="none")
+    expected = 0.25 * (w_c * losses_c).sum() / w_c.sum() + 0.75 * (w_r * losses_r).sum() / w_r.sum()
+    loss = clf.get_loss(logits, Target(y_c, w_c, reversed=Target(y_r, w_r)), training=True)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
@@ -120,17 +143,16 @@ def test_resnet32_split_reproduces_its_embedding():
 def test_paired_loader_draws_uniform_and_reversed_batches():
     y = torch.tensor([0] * 90 + [1] * 10)
     dataset = TensorDataset(torch.arange(100, dtype=torch.float32).unsqueeze(1), y)
-    generator = torch.Generator().manual_seed(0)
     loader = BilateralBatchLoader(
-        TensorBatchLoader(dataset, batch_size=32, shuffle=True, generator=generator),
-        ReversedSampler(),
-        generator=generator,
+        TensorBatchLoader(dataset, batch_size=32, shuffle=True, seed=0), ReversedSampler(), seed=0
     )
     assert len(loader) == 4
     reversed_labels = []
     for _ in range(20):
         conventional = []
-        for (X_c, X_r), (_, y_r) in loader:
+        for (X_c, X_r), target in loader:
+            y_r = target.extras["reversed"].y
+            assert torch.equal(target.y, y[X_c[:, 0].long()])
             assert len(X_c) == len(X_r)
             assert torch.equal(X_r[:, 0].long(), torch.arange(100)[X_r[:, 0].long()])
             assert torch.equal(y[X_r[:, 0].long()], y_r)
@@ -180,24 +202,188 @@ def test_bbn_trains_a_resnet32_backbone():
     assert clf.predict_proba(X).shape == (12, 2)
 
 
-def test_augmentation_is_applied_to_both_batches_of_a_step():
-    class Recording:
-        calls = []
+class _RecordingTransform(Callback):
+    """A batch transform that records what it sees and passes the batch through."""
 
-        def setup(self, dataset, class_counts):
-            return self
+    def __init__(self, calls):
+        self.calls = calls
 
-        def __call__(self, X, labels):
-            Recording.calls.append((len(X), labels.clone()))
-            return X
+    def transform_batch(self, net, X, target):
+        self.calls.append((X.clone(), target.y.clone()))
+        return X, target
+
+
+def test_batch_transforms_are_applied_to_each_half_with_its_labels():
+    X, y = _long_tailed()
+    calls = []
+    _small(max_epochs=1, callbacks=[_RecordingTransform(calls)]).fit(X, y)
+    # 88 rows in batches of 32: 3 steps, each with a conventional and a reversed batch.
+    assert [len(X_half) for X_half, _ in calls] == [32, 32, 32, 32, 24, 24]
+    # Each half comes with the labels of its own rows.
+    row_label = {row.tobytes(): label for row, label in zip(X, y, strict=True)}
+    for X_half, labels in calls:
+        expected = [row_label[row.tobytes()] for row in X_half.numpy()]
+        np.testing.assert_array_equal(labels.numpy(), expected)
+    # The conventional halves cover the data once, the reversed ones favour the tail.
+    conventional = torch.cat([labels for _, labels in calls[0::2]])
+    assert torch.equal(conventional.sort().values, torch.as_tensor(np.sort(y)))
+    reversed_labels = torch.cat([labels for _, labels in calls[1::2]])
+    assert (reversed_labels == 2).float().mean() > (conventional == 2).float().mean()
+
+
+def test_transform_changing_one_half_is_refused():
+    class DropFirstRowOfConventional(Callback):
+        def __init__(self):
+            self.count = 0
+
+        def transform_batch(self, net, X, target):
+            self.count += 1
+            if self.count % 2:  # the conventional half comes first
+                return X[1:], Target(target.y[1:])
+            return X, target
 
     X, y = _long_tailed()
-    _small(max_epochs=1, augmentation=Recording()).fit(X, y)
-    # 88 rows in batches of 32: 3 steps, each with a conventional and a reversed batch.
-    assert [n for n, _ in Recording.calls] == [32, 32, 32, 32, 24, 24]
+    with pytest.raises(ValueError, match="equal halves"):
+        _small(max_epochs=1, callbacks=[DropFirstRowOfConventional()]).fit(X, y)
 
 
 def test_meta_reweighting_is_refused():
     X, y = _long_tailed()
-    with pytest.raises(ValueError, match="meta_reweighting"):
-        _small(meta_reweighting=object()).fit(X, y)
+    with pytest.raises(ValueError, match="MetaReweighting"):
+        _small(callbacks=[MetaReweighting()]).fit(X, y)
+    with pytest.raises(ValueError, match="MetaReweighting"):
+        _small(callbacks=[("meta", MetaReweighting())]).fit(X, y)
+
+
+def test_schedule_callback_values_and_validation():
+    X, y = _long_tailed()
+    clf = _small(max_epochs=3, callbacks__cumulative_learning__max_epochs=4).fit(X, y)
+    assert clf.history[:, "bbn_alpha"] == [1.0, 0.9375, 0.75]
+    assert isinstance(dict(clf.callbacks_)["cumulative_learning"], CumulativeLearning)
+    with pytest.raises(ValueError, match="max_epochs"):
+        _small(callbacks__cumulative_learning__max_epochs=0).fit(X, y)
+    with pytest.raises(ValueError, match="cumulative_learning"):
+        _small(max_epochs=1, callbacks__cumulative_learning=None).fit(X, y)
+
+
+def test_reversed_sampler_must_draw_indices():
+    class RowCreating:
+        def epoch_data(self, X, y, sample_weight, *, epoch, generator=None):
+            return X, y, sample_weight
+
+    X, y = _long_tailed()
+    with pytest.raises(ValueError, match="reversed_sampler"):
+        _small(reversed_sampler=RowCreating()).fit(X, y)
+    clf = _small(max_epochs=1, reversed_sampler="class-balanced").fit(X, y)
+    assert clf.reversed_sampler_.q == 0.0 and clf.reversed_sampler == "class-balanced"
+
+
+def test_reversed_batches_depend_on_the_seed_and_epoch_only():
+    y = torch.tensor([0] * 40 + [1] * 10)
+    dataset = TensorDataset(torch.arange(50, dtype=torch.float32).unsqueeze(1), y,
+                            sample_weight=torch.arange(50, dtype=torch.float32))
+
+    def reversed_rows(start_epoch, passes):
+        loader = BilateralBatchLoader(
+            TensorBatchLoader(dataset, batch_size=16, shuffle=True, seed=3,
+                              start_epoch=start_epoch),
+            ReversedSampler(), seed=3,
+        )
+        epochs = [[X_r[:, 0].long() for (_, X_r), _ in loader] for _ in range(passes)]
+        return [torch.cat(rows) for rows in epochs]
+
+    from_start = reversed_rows(0, 4)
+    # A loader resumed at epoch 3 draws what the fourth pass of an uninterrupted one drew.
+    assert torch.equal(reversed_rows(3, 1)[0], from_start[3])
+    assert not torch.equal(from_start[0], from_start[1])
+    # A loader that does not count epochs (a DataLoader) is counted from start_epoch.
+    data_loader = torch.utils.data.DataLoader(dataset, batch_size=16,
+                                              collate_fn=TensorDataset.collate)
+    counted = BilateralBatchLoader(data_loader, ReversedSampler(), seed=3, start_epoch=2)
+    for expected in from_start[2:]:
+        assert torch.equal(torch.cat([X_r[:, 0].long() for (_, X_r), _ in counted]), expected)
+    assert counted.epoch == 4
+    # The reversed targets carry the labels and sample weights of their rows.
+    (_, X_r), target = next(iter(BilateralBatchLoader(
+        TensorBatchLoader(dataset, batch_size=16, seed=0), ReversedSampler(), seed=0
+    )))
+    rows = X_r[:, 0].long()
+    assert torch.equal(target.extras["reversed"].y, y[rows])
+    assert torch.equal(target.extras["reversed"].sample_weight, rows.float())
+
+
+@pytest.mark.parametrize("continuation", ["partial_fit", "warm_start"])
+def test_alpha_follows_the_history_across_calls(continuation):
+    X, y = _long_tailed()
+    if continuation == "partial_fit":
+        clf = _small(max_epochs=2).partial_fit(X, y).partial_fit(X, y)
+    else:
+        clf = _small(max_epochs=2, warm_start=True).fit(X, y).fit(X, y)
+    # T_max is the planned length of one call: alpha reaches 0 and stays there.
+    assert clf.history[:, "bbn_alpha"] == [1.0, 0.75, 0.0, 0.0]
+    # With T_max set on the schedule, two calls of 2 epochs are one run of 4 epochs.
+    spread = dict(max_epochs=2, callbacks__cumulative_learning__max_epochs=4)
+    if continuation == "partial_fit":
+        clf = _small(**spread).partial_fit(X, y).partial_fit(X, y)
+    else:
+        clf = _small(warm_start=True, **spread).fit(X, y).fit(X, y)
+    whole = _small(max_epochs=4).fit(X, y)
+    assert clf.history[:, "bbn_alpha"] == whole.history[:, "bbn_alpha"]
+    np.testing.assert_array_equal(clf.predict_proba(X), whole.predict_proba(X))
+
+
+class _InterruptAfter(Callback):
+    """Simulate Ctrl-C after ``n`` finished epochs."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.n:
+            raise KeyboardInterrupt
+
+
+class _EpochCounter(Callback):
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.epochs.append(len(net.history) - 1)
+
+
+def test_resumed_run_continues_the_schedule_and_the_batches(tmp_path):
+    X, y = _long_tailed()
+    whole = _small(max_epochs=5).fit(X, y)
+    checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))
+    interrupted = _small(max_epochs=5, callbacks=[checkpoint, _InterruptAfter(2)]).fit(X, y)
+    assert interrupted.history[:, "bbn_alpha"] == [1.0, 0.96]
+    epochs_run = []
+    counter = _EpochCounter(epochs_run)
+    resumed = _small(
+        max_epochs=5, callbacks=[checkpoint, LoadInitState(checkpoint), counter]
+    ).fit(X, y)
+    # The two restored epochs are the interrupted run's; only three more were trained.
+    assert resumed.history[:2, "dur"] == interrupted.history[:, "dur"]
+    assert epochs_run == [2, 3, 4]
+    assert resumed.history[:, "bbn_alpha"] == whole.history[:, "bbn_alpha"]
+    assert resumed.history[:, "bbn_alpha"] == pytest.approx([1.0, 0.96, 0.84, 0.64, 0.36])
+    np.testing.assert_array_equal(
+        resumed.history[:, "train_loss"], whole.history[:, "train_loss"]
+    )
+    np.testing.assert_array_equal(resumed.predict_proba(X), whole.predict_proba(X))
+
+
+def test_clone_and_pickle_of_a_fitted_estimator():
+    X, y = _long_tailed()
+    fitted = _small(reversed_sampler=ReversedSampler(n_samples=50)).fit(X, y)
+    twin = clone(fitted)
+    assert not hasattr(twin, "module_") and not hasattr(twin, "alpha_")
+    assert twin.reversed_sampler is not fitted.reversed_sampler
+    assert twin.reversed_sampler.n_samples == 50
+    np.testing.assert_array_equal(twin.fit(X, y).predict_proba(X), fitted.predict_proba(X))
+    dumped = pickle.dumps(fitted)
+    assert X.tobytes() not in dumped  # the training data stay out of the pickle
+    loaded = pickle.loads(dumped)
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+    assert loaded.alpha_ == fitted.alpha_ == 0.4375
+    assert loaded.history[:, "bbn_alpha"] == [1.0, 0.9375, 0.75, 0.4375]

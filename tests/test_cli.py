@@ -1,11 +1,12 @@
 import csv
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from skimbal import _compare
-from skimbal.cli import RESULT_COLUMNS, main
+from skimbal import compare as _compare
+from skimbal.compare._cli import RESULT_COLUMNS, main
 from skimbal.datasets import load_digits_lt, long_tailed_counts
 
 FAST = ["--max-epochs", "2", "--no-progress", "--random-state", "0"]
@@ -245,3 +246,47 @@ def test_registry_factories_follow_the_format():
         assert name == name.lower() and " " not in name and "_" not in name
         estimator = factory(random_state=0, device="cpu", max_epochs=1)
         assert hasattr(estimator, "fit") and hasattr(estimator, "predict")
+
+
+def test_help_and_registry_do_not_import_torch():
+    # `skimbal --help`, `skimbal compare --help` and --list-methods stay fast: no torch,
+    # no estimator until a comparison runs.
+    code = (
+        "import sys\n"
+        "import skimbal.compare._cli as cli\n"
+        "assert 'torch' not in sys.modules, 'import'\n"
+        "assert cli.main(['compare', '--list-methods']) == 0\n"
+        "assert 'torch' not in sys.modules, '--list-methods'\n"
+        "for argv in (['--help'], ['compare', '--help']):\n"
+        "    try:\n"
+        "        cli.main(argv)\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code == 0\n"
+        "    assert 'torch' not in sys.modules, argv\n"
+        "print('no torch')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith("no torch")
+    assert "usage: skimbal compare" in result.stdout and "ldam-drw" in result.stdout
+
+
+def test_command_line_entry_point(tmp_path):
+    # The console script `skimbal` of pyproject.toml is this main.
+    tomllib = pytest.importorskip("tomllib")
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    script = tomllib.loads(pyproject.read_text())["project"]["scripts"]["skimbal"]
+    assert script == "skimbal.compare._cli:main"
+    # The module runs as a script too: `python -m skimbal.compare._cli`.
+    result = subprocess.run(
+        [sys.executable, "-m", "skimbal.compare._cli", "compare", "--methods", "nope",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 2
+    assert "skimbal compare: error: unknown method(s) 'nope'" in result.stderr
+    assert "RuntimeWarning" not in result.stderr

@@ -8,7 +8,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.extmath import softmax
 
 from skimbal import ClusterKNNClassifier
-from skimbal._cluster_knn import cluster_knn_margins, per_class_kmeans
+from skimbal.methods._cluster_knn import cluster_knn_margins, per_class_kmeans
 
 # Each class has at most 5 distinct points, so every point is its own centre.
 X_CENTRES = np.array([[0.0], [1.0], [3.0], [10.0]])
@@ -152,3 +152,34 @@ def test_wrong_number_of_features():
     clf = fit_centres(2)
     with pytest.raises(ValueError, match="features"):
         clf.predict(np.zeros((1, 2)))
+
+
+def test_from_clusters_gives_the_fitted_classifier():
+    fitted = fit_centres(3).set_params(temperature=0.5)
+    codes = np.searchsorted(fitted.classes_, fitted.cluster_labels_)
+    rebuilt = ClusterKNNClassifier.from_clusters(
+        fitted.cluster_centers_, codes, classes=fitted.classes_,
+        train_clusters=fitted.train_clusters_, n_neighbors=3, temperature=0.5,
+    )
+    X = np.array([[0.2], [1.8], [2.5], [9.0]])
+    for method in ("predict", "predict_proba", "decision_function", "class_margins"):
+        np.testing.assert_array_equal(getattr(rebuilt, method)(X), getattr(fitted, method)(X))
+    np.testing.assert_array_equal(rebuilt.cluster_labels_, fitted.cluster_labels_)
+    assert rebuilt.n_features_in_ == 1
+    with pytest.raises(ValueError, match="n_neighbors"):
+        ClusterKNNClassifier.from_clusters([[0.0]], [0], classes=[0, 1], n_neighbors=0)
+
+
+def test_class_without_centre_is_never_predicted():
+    # classes lists a label with no cluster (absent from the clustered rows).
+    clf = ClusterKNNClassifier.from_clusters(
+        [[0.0], [4.0]], [0, 2], classes=np.arange(3), n_neighbors=2
+    )
+    margins = clf.class_margins([[1.0], [3.9]])
+    assert margins.shape == (2, 3)
+    np.testing.assert_array_equal(margins[:, 1], [-1.0, -1.0])
+    assert clf.predict([[1.0], [3.9]]).tolist() == [0, 2]
+    # class_margins is decision_function without the binary collapse.
+    binary = fit_centres(2).fit([[0.0], [1.0], [3.0]], [0, 0, 1])
+    m = binary.class_margins([[1.8]])
+    np.testing.assert_allclose(binary.decision_function([[1.8]]), m[:, 1] - m[:, 0])

@@ -1,17 +1,25 @@
-"""Tests of CRLClassifier and the multi-label machinery (skimbal/_crl.py, _multilabel.py)."""
+"""Tests of CRLClassifier (skimbal/methods/_crl.py, callbacks/_crl.py) and of the
+multi-label machinery of the core it relies on."""
+
+import copy
+import pickle
 
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from skorch.callbacks import Callback
 
-from skimbal import CRLClassifier, crl_imbalance_alpha
-from skimbal._multilabel import (
-    _rarest_value_strata,
+from skimbal import CRLClassifier
+from skimbal._core.batch import ModelOutput, Target
+from skimbal._core.targets import split_strata
+from skimbal.losses import AttributeBCELoss, ClassRectificationLoss, minority_class_mask
+from skimbal.losses._crl import CRLCriterion
+from skimbal.methods._crl import crl_imbalance_alpha
+from skimbal.metrics import (
     mean_attribute_balanced_accuracy,
     mean_attribute_balanced_accuracy_scorer,
 )
-from skimbal.losses import ClassRectificationLoss
 
 SMALL = dict(max_epochs=3, hidden_layer_sizes=(8,), batch_size=32, random_state=0)
 
@@ -88,14 +96,17 @@ def test_bad_multilabel_targets_raise(Y, match):
 def test_target_kind_must_not_change_between_fits():
     X, Y = _multilabel_data()
     clf = CRLClassifier(**SMALL).partial_fit(X, Y)
-    with pytest.raises(ValueError, match="same kind"):
+    with pytest.raises(ValueError, match="as in the first fit"):
         clf.partial_fit(X, Y[:, 0])
+    clf = CRLClassifier(**SMALL).partial_fit(X, Y[:, 0])
+    with pytest.raises(ValueError, match="same kind"):
+        clf.partial_fit(X, Y)
 
 
 def test_rarest_value_strata():
     # Attribute 0: 1 positive of 6 (minority 1); attribute 1: 2 negatives (minority 0).
     Y = np.array([[1, 1], [0, 0], [0, 0], [0, 1], [0, 1], [0, 1]])
-    assert _rarest_value_strata(Y).tolist() == [0, 1, 1, 2, 2, 2]
+    assert split_strata(Y).tolist() == [0, 1, 1, 2, 2, 2]
 
 
 def test_mean_attribute_balanced_accuracy():
@@ -117,13 +128,32 @@ def test_scorer_matches_metric():
 
 
 # ---------------------------------------------------------------- training
+class _BatchProfiles(Callback):
+    """Per epoch, the minority and skipped classes of its training batches, profiled anew."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.epochs_ = getattr(self, "epochs_", []) + [[0, 0]]
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            target = batch[1]
+            counts = torch.stack([(target == 0).sum(0), (target == 1).sum(0)], dim=1)
+            minority = minority_class_mask(counts, 0.5)
+            self.epochs_[-1][0] += int(minority.sum())
+            self.epochs_[-1][1] += int((minority & (counts < 2)).sum())
+
+
 @pytest.mark.parametrize("level", ["class", "instance"])
 def test_history_records_mining_counts(level):
     X, Y = _multilabel_data()
-    clf = CRLClassifier(level=level, **SMALL).fit(X, Y)
-    for row in clf.history:
+    profiles = _BatchProfiles()
+    clf = CRLClassifier(level=level, callbacks=[profiles], **SMALL).fit(X, Y)
+    for row, (minority, skipped) in zip(clf.history, profiles.epochs_, strict=True):
         assert row["crl_triplets"] > 0
-        assert row["crl_minority_classes"] >= 3 * 4  # 3 attributes, 4 batches
+        # Summed over the 4 batches and 3 attributes (an attribute whose batch
+        # holds a single value has no minority class there).
+        assert row["crl_minority_classes"] == minority >= 3 * 4 - 2
+        assert row["crl_skipped_classes"] == skipped
         assert 0 <= row["crl_skipped_classes"] <= row["crl_minority_classes"]
 
 
@@ -166,19 +196,23 @@ def test_multilabel_loss_uses_per_attribute_bce():
     assert clf.history[-1, "crl_triplets"] == 0
 
 
+class _InitialWeights(Callback):
+    """Keep a copy of the module's weights before the first epoch."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.state_ = copy.deepcopy(net.module_.state_dict())
+
+
 def test_instance_level_trains_the_embedding_through_crl():
     # With alpha 1 only CRL trains; at the instance level it reaches the hidden layer
     # through the embedding, while the head gets no gradient at all.
     X, y = _multiclass_data()
+    initial = _InitialWeights()
     clf = CRLClassifier(alpha=1.0, level="instance", max_epochs=1, hidden_layer_sizes=(8,),
-                        random_state=0)
-    start = CRLClassifier(alpha=1.0, level="instance", max_epochs=0, hidden_layer_sizes=(8,),
-                          random_state=0).fit(X, y)
-    clf.fit(X, y)
-    head0, head1 = start.module_.head.weight, clf.module_.head.weight
-    feat0, feat1 = start.module_.features[0].weight, clf.module_.features[0].weight
-    assert torch.equal(head0, head1)
-    assert not torch.equal(feat0, feat1)
+                        callbacks=[initial], random_state=0).fit(X, y)
+    start = initial.state_
+    assert torch.equal(start["head.weight"], clf.module_.head.weight)
+    assert not torch.equal(start["features.0.weight"], clf.module_.features[0].weight)
 
 
 def test_multiclass_still_works():
@@ -239,3 +273,105 @@ def test_validation_loss_and_score_with_instance_level():
     clf = CRLClassifier(level="instance", validation_fraction=0.25, **SMALL).fit(X, Y)
     assert np.isfinite(clf.history[-1, "valid_loss"])
     assert 0 <= clf.history[-1, "valid_bacc"] <= 1
+
+
+# ------------------------------------------------------------ new core API
+def test_criterion_is_the_alpha_composite_of_the_data_loss_and_crl():
+    X, y = _multiclass_data()
+    clf = CRLClassifier(alpha=0.3, kappa=2, margin=0.2, **SMALL).fit(X, y)
+    assert isinstance(clf.criterion_, CRLCriterion)
+    assert isinstance(clf.criterion_.data_loss, torch.nn.CrossEntropyLoss)
+    term = clf.criterion_.rectification
+    assert (term.kappa, term.margin, clf.criterion_.alpha) == (2, 0.2, 0.3)
+    X, Y = _multilabel_data()
+    clf = CRLClassifier(**SMALL).fit(X, Y)
+    assert isinstance(clf.criterion_.data_loss, AttributeBCELoss)
+
+
+def test_multilabel_with_balanced_class_weight_weights_the_bce_part():
+    X, Y = _multilabel_data()
+    clf = CRLClassifier(alpha=0.4, class_weight="balanced", **SMALL).fit(X, Y)
+    weight = torch.as_tensor(clf.class_weight_)
+    assert clf.class_weight_.shape == (3, 2)
+    torch.testing.assert_close(clf.criterion_.data_loss.weight, weight)
+    logits = torch.as_tensor(clf.decision_function(X))
+    target = torch.as_tensor(Y)
+    with torch.no_grad():
+        loss = clf.get_loss(logits, target)
+        crl = ClassRectificationLoss()(logits, target)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, target.float(), reduction="none"
+    )
+    w = weight[torch.arange(3), target]
+    expected = 0.4 * crl + 0.6 * (w * bce).sum() / w.sum()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert np.all(np.isfinite(clf.history[:, "train_loss"]))
+    assert all(row["crl_triplets"] > 0 for row in clf.history)
+
+
+def test_sample_weight_weights_the_cross_entropy_part_only():
+    X, y = _multiclass_data()
+    clf = CRLClassifier(alpha=0.3, **SMALL).fit(X, y)
+    logits = torch.as_tensor(clf.decision_function(X))
+    target = torch.as_tensor(y)
+    weight = torch.linspace(0.0, 2.0, len(y))
+    with torch.no_grad():
+        loss = clf.get_loss(logits, Target(target, weight))
+        crl = ClassRectificationLoss()(logits, target)
+        ce = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+    expected = 0.3 * crl + 0.7 * (weight * ce).sum() / weight.sum()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    fitted = CRLClassifier(**SMALL).fit(X, y, sample_weight=weight.numpy())
+    assert np.all(np.isfinite(fitted.history[:, "train_loss"]))
+
+
+def test_instance_level_loss_needs_the_embedding():
+    X, y = _multiclass_data()
+    clf = CRLClassifier(level="instance", **SMALL).fit(X, y)
+    logits = torch.as_tensor(clf.decision_function(X))
+    with pytest.raises(ValueError, match="embedding"):
+        clf.get_loss(logits, torch.as_tensor(y))
+    with torch.no_grad():
+        embedding = clf.module_.forward_features(torch.as_tensor(X, dtype=torch.float32))
+        loss = clf.get_loss(ModelOutput(logits, embedding), torch.as_tensor(y))
+    assert np.isfinite(loss.item())
+
+
+def test_statistics_callback_keeps_no_tensors_and_pickles_small():
+    X, Y = _multilabel_data(n=2000)
+    X = np.tile(X, (1, 20))
+    for level in ("class", "instance"):
+        clf = CRLClassifier(level=level, validation_fraction=0.2, **SMALL).fit(X, Y)
+        for name, callback in clf.callbacks_:
+            tensors = [k for k, v in vars(callback).items() if isinstance(v, torch.Tensor)]
+            assert not tensors, (name, tensors)
+        assert clf.callbacks_[[n for n, _ in clf.callbacks_].index("crl_statistics")][1] \
+            .epoch_counts_ is None
+        size = len(pickle.dumps(clf))
+        assert size < X.nbytes / 4, size
+        restored = pickle.loads(pickle.dumps(clf))
+        np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+
+
+def test_clone_of_a_fitted_estimator_and_statistics_across_partial_fit():
+    X, y = _multiclass_data()
+    clf = CRLClassifier(alpha="auto", level="instance", **SMALL).fit(X, y)
+    other = clone(clf)
+    assert other.get_params()["alpha"] == "auto" and not hasattr(other, "alpha_")
+    np.testing.assert_array_equal(other.fit(X, y).predict(X), clf.predict(X))
+    stepwise = CRLClassifier(level="instance", **{**SMALL, "max_epochs": 1})
+    for _ in range(3):
+        stepwise.partial_fit(X, y)
+    assert len(stepwise.history) == 3
+    assert all(row["crl_triplets"] > 0 for row in stepwise.history)
+
+
+def test_mining_counts_are_zero_without_the_crl_term():
+    criterion = CRLCriterion(torch.nn.CrossEntropyLoss(), ClassRectificationLoss(), alpha=0.0)
+    logits = torch.tensor([[2.0, 0.0], [1.5, 0.0], [0.0, 1.0], [0.5, 0.0]])
+    target = torch.tensor([0, 0, 1, 1])
+    loss = criterion(logits, target)
+    assert loss.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, target).item())
+    assert criterion.mining_counts_.tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="alpha"):
+        CRLCriterion(torch.nn.CrossEntropyLoss(), ClassRectificationLoss(), alpha=1.5)

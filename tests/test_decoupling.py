@@ -1,15 +1,24 @@
 """Tests of the decoupled two-stage classifiers (cRT, tau-norm, LWS, NCM)."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skimbal import CrossEntropyClassifier, DecoupledClassifier, _decoupling
-from skimbal._decoupling import LearnableWeightScaling, tau_normalized_weight
+from skimbal.methods import _two_stage
+from skimbal.methods._reweighting import CrossEntropyClassifier
+from skimbal.methods._two_stage import (
+    DecoupledClassifier,
+    LearnableWeightScaling,
+    tau_normalized_weight,
+)
 from skimbal.nn import MLP
 from skimbal.sampling import ClassAwareSampler
 
@@ -143,13 +152,13 @@ def test_tau_normalized_weight_values():
 def test_tau_is_chosen_on_held_out_training_data(monkeypatch):
     X, y = _long_tailed()
     seen = {}
-    original = _decoupling._score_taus
+    original = _two_stage._choose_tau
 
     def spy(weight, features, target, taus):
         seen.update(features=features.clone(), target=target.clone(), taus=taus)
         return original(weight, features, target, taus)
 
-    monkeypatch.setattr(_decoupling, "_score_taus", spy)
+    monkeypatch.setattr(_two_stage, "_choose_tau", spy)
     clf = DecoupledClassifier(
         _stage_one(), method="tau-norm", tau_refit=False, random_state=0
     ).fit(X, y)
@@ -313,3 +322,50 @@ def test_grid_search_over_stage_one_parameters():
     assert search.best_params_["estimator__max_epochs"] in (1, 2)
     best = search.best_estimator_
     assert len(best.estimator_.history) == search.best_params_["estimator__max_epochs"]
+
+
+@pytest.mark.parametrize("method", ["crt", "tau-norm", "lws", "ncm"])
+def test_clone_and_pickle_of_a_fitted_meta_estimator(method):
+    X, y = _long_tailed()
+    sampler = ClassAwareSampler(q=0.5)
+    params = dict(method=method, stage2_epochs=2, tau=[0.0, 1.0], random_state=0)
+    if method in ("crt", "lws"):
+        params["stage2_sampler"] = sampler
+    fitted = DecoupledClassifier(_stage_one(), **params).fit(X, y)
+    if method in ("crt", "lws"):
+        # The sampler used is a copy: the parameter stays as the user passed it.
+        assert fitted.stage2_sampler_ is not sampler and fitted.stage2_sampler_.q == 0.5
+    twin = clone(fitted)
+    assert not hasattr(twin, "estimator_") and not hasattr(twin, "seed_")
+    assert twin.get_params()["estimator__lr"] == 0.01
+    np.testing.assert_array_equal(twin.fit(X, y).decision_function(X), fitted.decision_function(X))
+    assert twin.seed_ == fitted.seed_
+    # Learned arrays are NumPy arrays (no device tensors outside the skorch nets) ...
+    learned = {"crt": [], "tau-norm": ["tau_weight_"], "lws": ["lws_scale_"],
+               "ncm": ["class_means_"]}[method]
+    for name in learned:
+        assert isinstance(getattr(fitted, name), np.ndarray), name
+    # ... and a pickle holds neither the training data nor their embeddings.
+    dumped = pickle.dumps(fitted)
+    assert X.tobytes() not in dumped
+    assert _embed(fitted.estimator_, X).numpy().tobytes() not in dumped
+    loaded = pickle.loads(dumped)
+    np.testing.assert_array_equal(loaded.decision_function(X), fitted.decision_function(X))
+    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
+
+
+def test_tau_ties_go_to_the_smallest_candidate(monkeypatch):
+    X, y = _long_tailed()
+    # Every candidate scores the same: the smallest wins (reference 0, the plain head).
+    monkeypatch.setattr(_two_stage, "tau_normalized_weight", lambda weight, tau: weight)
+    clf = DecoupledClassifier(
+        _stage_one(), method="tau-norm", tau=[1.5, 0.5, 1.0], tau_refit=False, random_state=0
+    ).fit(X, y)
+    assert len(set(clf.tau_scores_.values())) == 1
+    assert clf.tau_ == 0.5 and list(clf.tau_scores_) == [0.5, 1.0, 1.5]
+
+
+def test_predict_before_fit_raises_not_fitted():
+    X, _ = _long_tailed()
+    with pytest.raises(NotFittedError):
+        DecoupledClassifier(_stage_one()).predict(X)

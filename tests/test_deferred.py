@@ -5,12 +5,12 @@ import pytest
 import torch
 from imblearn.over_sampling import SMOTE
 from imblearn.under_sampling import RandomUnderSampler
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
 from skimbal import CrossEntropyClassifier
-from skimbal.callbacks import DeferredResampling, DeferredReweighting, deferred_switch_epoch
+from skimbal.callbacks import DeferredReweighting, WarmupMultiStepLR, deferred_switch_epoch
 from skimbal.losses import effective_number_weights
-from skimbal.sampling import ClassAwareSampler, ImbalancedLearnSampler
+from skimbal.sampling import ClassAwareSampler, DeferredResampling, ImbalancedLearnSampler
 
 # CIFAR-10 IR100 counts and the DRW weights after normalisation (REFERENCE.md).
 CIFAR10_IR100 = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
@@ -45,7 +45,7 @@ def test_switch_epoch_rejects_bad_start(start):
 
 
 def test_fractional_switch_needs_max_epochs():
-    with pytest.raises(ValueError, match="max_epochs"):
+    with pytest.raises(ValueError, match="fractional start needs the number of epochs"):
         deferred_switch_epoch(0.5)
 
 
@@ -84,18 +84,24 @@ def test_drw_weights_on_cifar10_ir100_counts(start, switch):
         CIFAR10_IR100, DeferredReweighting(start=start, beta=0.9999), max_epochs=5
     )
     assert len(weights) == 5
-    assert all(w is None for w in weights[:switch])
+    # The plain phase: all-one weights, the same loss as no weights.
+    assert all(torch.equal(w, torch.ones(10)) for w in weights[:switch])
     for w in weights[switch:]:
         np.testing.assert_allclose(w.numpy(), CIFAR10_IR100_DRW, atol=5e-5)
     np.testing.assert_array_equal(clf.class_counts_, CIFAR10_IR100)
 
 
-def test_drw_plain_phase_keeps_the_class_weight():
-    clf, weights = fit_with_recorder(
-        [60, 20], DeferredReweighting(start=2, beta=0.9), max_epochs=3, class_weight="balanced"
-    )
-    np.testing.assert_allclose(weights[0].numpy(), clf.class_weight_)
-    np.testing.assert_allclose(weights[1].numpy(), clf.class_weight_)
+def test_drw_refuses_a_criterion_with_class_weights():
+    # DRW would replace the class weights at the switch: the combination is refused
+    # instead of silently dropping the weights in one of the phases.
+    with pytest.raises(ValueError, match="already has class weights"):
+        fit_with_recorder(
+            [60, 20], DeferredReweighting(start=2, beta=0.9), max_epochs=3,
+            class_weight="balanced",
+        )
+    _, weights = fit_with_recorder([60, 20], DeferredReweighting(start=2, beta=0.9), max_epochs=3)
+    np.testing.assert_array_equal(weights[0].numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(weights[1].numpy(), [1.0, 1.0])
     np.testing.assert_allclose(weights[2].numpy(), effective_number_weights([60, 20], 0.9))
 
 
@@ -109,7 +115,11 @@ def test_drw_weights_come_from_the_training_split():
     assert not np.allclose(expected, effective_number_weights([40, 10], beta=0.9))
 
 
-def test_drw_restarts_its_schedule_with_warm_start():
+def _is_plain(weight):
+    return bool(torch.equal(weight, torch.ones_like(weight)))
+
+
+def test_drw_continues_its_schedule_with_warm_start():
     X, y = long_tailed_blobs([30, 10])
     recorder = WeightRecorder()
     clf = CrossEntropyClassifier(
@@ -119,8 +129,26 @@ def test_drw_restarts_its_schedule_with_warm_start():
     clf.fit(X, y)
     clf.fit(X, y)
     weights = recorder.weights
-    assert weights[0] is None and weights[2] is None
-    assert weights[1] is not None and weights[3] is not None
+    # Epochs 0..3 of one schedule: the second fit does not restart the plain phase.
+    assert [_is_plain(w) for w in weights] == [True, False, False, False]
+    for w in weights[1:]:
+        np.testing.assert_allclose(w.numpy(), effective_number_weights([30, 10], 0.9))
+
+
+def test_drw_continues_its_schedule_across_partial_fit():
+    X, y = long_tailed_blobs([30, 10])
+    recorder = WeightRecorder()
+    clf = CrossEntropyClassifier(
+        max_epochs=3, hidden_layer_sizes=(4,), random_state=0,
+        callbacks=[DeferredReweighting(start=2, beta=0.9), recorder],
+    )
+    clf.partial_fit(X, y)
+    clf.partial_fit(X, y)
+    # The class counts accumulate over the calls, and so do the DRW weights' counts.
+    assert [_is_plain(w) for w in recorder.weights] == [True, True, False, False, False, False]
+    np.testing.assert_allclose(
+        recorder.weights[-1].numpy(), effective_number_weights([60, 20], 0.9)
+    )
 
 
 def test_drw_errors():
@@ -131,6 +159,9 @@ def test_drw_errors():
         CrossEntropyClassifier(max_epochs=1, callbacks=[DeferredReweighting(start=-2)]).fit(X, y)
 
     class NoWeight(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+
         def forward(self, input, target):
             return torch.nn.functional.cross_entropy(input, target)
 
@@ -189,7 +220,7 @@ def test_drs_default_is_class_balanced():
 
 
 def test_drs_errors():
-    with pytest.raises(ValueError, match="max_epochs"):
+    with pytest.raises(ValueError, match="fractional start needs the number of epochs"):
         DeferredResampling(start=0.5).epoch_indices(torch.zeros(3, dtype=torch.long), epoch=0)
     with pytest.raises(ValueError, match="epoch_indices"):
         DeferredResampling(sampler=object(), start=1).epoch_indices(
@@ -252,3 +283,51 @@ def test_drs_with_smote_in_an_estimator_trains_on_synthetic_rows_late():
         hidden_layer_sizes=(4,), random_state=0,
     ).fit(X, y)
     assert seen == [(2, [40, 40]), (3, [40, 40])]
+
+
+class _InterruptAfter(Callback):
+    """Simulate Ctrl-C after ``n`` finished epochs."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.n:
+            raise KeyboardInterrupt
+
+
+class _RecordWeight(Callback):
+    """Record the criterion's class weights in the history (restored with it)."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        net.history.record("class_weight", net.criterion_.weight.tolist())
+
+
+@pytest.mark.parametrize("interrupt_after", [2, 5])
+def test_interrupted_run_resumes_the_lr_and_drw_schedules_exactly(tmp_path, interrupt_after):
+    """CE + warm-up/step LR + DRW, interrupted and resumed from a checkpoint."""
+    X, y = long_tailed_blobs([120, 30, 10])
+
+    def schedules():
+        return [WarmupMultiStepLR(warmup=2, milestones=(4, 6), factors=(0.1, 0.01)),
+                DeferredReweighting(start=4, beta=0.99), _RecordWeight()]
+
+    params = dict(optimizer=torch.optim.SGD, optimizer__momentum=0.9, lr=0.1, max_epochs=7,
+                  batch_size=32, hidden_layer_sizes=(8,), random_state=0)
+    uninterrupted = CrossEntropyClassifier(callbacks=schedules(), **params).fit(X, y)
+    checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))
+    interrupted = CrossEntropyClassifier(
+        callbacks=[*schedules(), checkpoint, _InterruptAfter(interrupt_after)], **params
+    ).fit(X, y)
+    assert len(interrupted.history) == interrupt_after
+    resumed = CrossEntropyClassifier(
+        callbacks=[*schedules(), checkpoint, LoadInitState(checkpoint)], **params
+    ).fit(X, y)
+    assert len(resumed.history) == 7
+    expected_lr = [0.05, 0.1, 0.1, 0.1, 0.01, 0.01, 0.001]
+    np.testing.assert_allclose(uninterrupted.history[:, "lr"], expected_lr, rtol=1e-12)
+    assert resumed.history[:, "lr"] == uninterrupted.history[:, "lr"]
+    assert resumed.history[:, "class_weight"] == uninterrupted.history[:, "class_weight"]
+    assert resumed.history[:4, "class_weight"] == [[1.0, 1.0, 1.0]] * 4
+    assert resumed.history[:, "train_loss"] == uninterrupted.history[:, "train_loss"]
+    np.testing.assert_array_equal(resumed.predict_proba(X), uninterrupted.predict_proba(X))

@@ -16,9 +16,11 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from skimbal import CrossEntropyClassifier, GPUFastPathMixin, with_gpu_fast_path
-from skimbal._gpu import _GRAPH_STEPS, _GraphedTrainStep, state_fingerprint
-from skimbal.callbacks import WarmupMultiStepLR
+from skimbal import CrossEntropyClassifier
+from skimbal.callbacks import DeferredReweighting, WarmupMultiStepLR
+from skimbal.gpu import GPUFastPathMixin, state_fingerprint, with_gpu_fast_path
+from skimbal.gpu._fast_path import _GRAPH_STEPS
+from skimbal.gpu._graph import _GraphedTrainStep
 
 
 class _StandInGraphs:
@@ -135,6 +137,65 @@ def test_capture_failure_falls_back_to_eager(stand_in):
     np.testing.assert_array_equal(fast.predict_proba(X), eager.predict_proba(X))
 
 
+def test_sample_weighted_batches_go_through_graphs(stand_in):
+    # With sample_weight the batch target is a Target(y, sample_weight): graphed too.
+    X, y = _data()
+    weight = np.linspace(0.5, 2.0, len(y))
+    eager = CrossEntropyClassifier(**SETTINGS).fit(X, y, sample_weight=weight)
+    runners = []
+    original_init = _GraphedTrainStep.__init__
+
+    def spy(self, net):
+        runners.append(self)
+        original_init(self, net)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_GraphedTrainStep, "__init__", spy)
+        net = _CPUFastCE(**SETTINGS, graph_warmup_steps=1)
+        stand_in.net = net
+        fast = net.fit(X, y, sample_weight=weight)
+    np.testing.assert_array_equal(fast.predict_proba(X), eager.predict_proba(X))
+    assert fast.history_[:, "train_loss"] == eager.history_[:, "train_loss"]
+    assert runners[0].disabled is None
+    assert runners[0].n_captures == 2 and runners[0].n_replays > 0
+
+
+def test_target_batches_signature_copy_and_map():
+    from skimbal._core.batch import ModelOutput, Target
+    from skimbal.gpu._graph import _batch_signature, _copy_into, _map_tensors
+
+    X = torch.zeros(3, 2)
+    target = Target(torch.tensor([0, 1, 0]), torch.ones(3), cluster_ids=torch.tensor([4, 5, 6]))
+    signature = _batch_signature(X, target)
+    assert signature is not None
+    # Same shapes, same signature; another field, shape or dtype is another graph.
+    same = Target(torch.tensor([1, 1, 1]), torch.zeros(3), cluster_ids=torch.tensor([0, 0, 0]))
+    assert _batch_signature(X, same) == signature
+    assert _batch_signature(X, Target(target.y, target.sample_weight)) != signature
+    assert _batch_signature(X, Target(target.y, None, **target.extras)) != signature
+    assert _batch_signature(X, Target(target.y.float(), target.sample_weight)) != signature
+    assert _batch_signature(X, torch.tensor([0, 1, 0])) != signature
+    nested = Target(target.y, reversed=Target(target.y, torch.ones(3)))
+    assert _batch_signature(X, nested) != _batch_signature(X, Target(target.y, reversed=target))
+    # Non-tensor parts cannot be graphed.
+    assert _batch_signature(X, {"y": target.y}) is None
+    assert _batch_signature(X, Target(target.y, names=["a", "b", "c"])) is None
+    assert _batch_signature([[0.0, 0.0]], target.y) is None
+
+    static = _map_tensors(target, torch.clone)
+    assert isinstance(static, Target) and static.y is not target.y
+    assert static.extras["cluster_ids"] is not target.extras["cluster_ids"]
+    _copy_into(static, same)
+    assert static.y.tolist() == [1, 1, 1] and static.sample_weight.tolist() == [0, 0, 0]
+    assert static.extras["cluster_ids"].tolist() == [0, 0, 0]
+    assert target.y.tolist() == [0, 1, 0]  # the copy did not touch the source
+    # The model output keeps its type (bf16 outputs are cast back to float32).
+    logits = torch.ones(2, dtype=torch.bfloat16)
+    output = _map_tensors(ModelOutput(logits, None), torch.Tensor.float)
+    assert isinstance(output, ModelOutput) and output.logits.dtype == torch.float32
+    assert output.embedding is None
+
+
 def test_grad_callbacks_disable_capture(stand_in):
     from skorch.callbacks import GradientNormClipping
 
@@ -202,9 +263,25 @@ def test_invalid_graph_warmup_steps(steps):
         with_gpu_fast_path(CrossEntropyClassifier)(graph_warmup_steps=steps).fit(X, y)
 
 
-def test_deferred_reweighting_and_validation_through_graphs(stand_in):
-    from skimbal.callbacks import DeferredReweighting
+class _ReplacingDeferredReweighting(DeferredReweighting):
+    """DRW that puts a new weight tensor on the criterion at the switch."""
 
+    def apply(self, net, epoch):
+        if epoch == self.switch_epoch_:
+            net.criterion_.weight = net.criterion_.weight.clone()
+        super().apply(net, epoch)
+
+
+@pytest.mark.parametrize(
+    "drw_class, n_captures",
+    [
+        # DRW writes the weights in place: the graphs read the new values, no re-capture.
+        (DeferredReweighting, 1 + 1),
+        # A new tensor at the switch (epoch 3) changes the fingerprint: both re-captured.
+        (_ReplacingDeferredReweighting, 1 + 1 + 2),
+    ],
+)
+def test_deferred_reweighting_and_validation_through_graphs(stand_in, drw_class, n_captures):
     X, y = _data()
     eager = CrossEntropyClassifier(
         **SETTINGS, validation_fraction=0.2, callbacks=[DeferredReweighting(start=3)]
@@ -219,14 +296,16 @@ def test_deferred_reweighting_and_validation_through_graphs(stand_in):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_GraphedTrainStep, "__init__", spy)
         fast = _fit_with_stand_in(
-            stand_in, callbacks=[DeferredReweighting(start=3)], validation_fraction=0.2,
+            stand_in, callbacks=[drw_class(start=3)], validation_fraction=0.2,
             graph_warmup_steps=1,
         )
     np.testing.assert_array_equal(fast.predict_proba(X), eager.predict_proba(X))
     for key in ("train_loss", "valid_loss", "valid_bacc"):
         assert fast.history_[:, key] == eager.history_[:, key]
+    torch.testing.assert_close(fast.criterion_.weight, eager.criterion_.weight, rtol=0, atol=0)
+    assert not torch.equal(eager.criterion_.weight, torch.ones(2))
     # 57 training rows: three batches of 16 and one of 9. Epoch 0 captures the
-    # full batch, epoch 1 the last one; the switch to class weights at epoch 3
-    # replaces criterion.weight and re-captures both.
-    assert runners[0].n_captures == 1 + 1 + 2
+    # full batch, epoch 1 the last one.
+    assert runners[0].n_captures == n_captures
+    assert runners[0].n_replays > 0
     assert runners[0].disabled is None

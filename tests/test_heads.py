@@ -6,7 +6,15 @@ import pytest
 import torch
 from torch import nn
 
-from skimbal.nn import MLP, LargeMarginLinear, NormedLinear, replace_head
+from skimbal.losses import large_margin_logits
+from skimbal.nn import (
+    MLP,
+    LargeMarginLinear,
+    LargeMarginSoftmaxNetwork,
+    NormedLinear,
+    has_embedding,
+    replace_head,
+)
 
 
 def test_normed_linear_outputs_are_cosines():
@@ -94,3 +102,33 @@ def test_large_margin_linear_changes_only_the_target_logit():
 def test_large_margin_linear_rejects_bad_margins(margin):
     with pytest.raises(ValueError, match="margin"):
         LargeMarginLinear(3, 2, margin=margin)
+
+
+def test_large_margin_network_takes_the_target_as_a_keyword():
+    torch.manual_seed(0)
+    backbone = MLP(n_features=4, n_classes=3, hidden_layer_sizes=(8,))
+    net = LargeMarginSoftmaxNetwork(backbone, margin=3)
+    assert net.backbone is backbone and net.head is backbone.head
+    assert isinstance(net.head, LargeMarginLinear) and net.head.margin == 3
+    assert has_embedding(net)
+    net.head.mix = 0.5
+    x, y = torch.randn(10, 4), torch.randint(0, 3, (10,))
+    features = backbone.forward_features(x)
+    torch.testing.assert_close(net.forward_features(x), features)
+    torch.testing.assert_close(net(x), features @ net.head.weight.T)
+    expected = large_margin_logits(features, net.head.weight, y, margin=3, mix=0.5)
+    torch.testing.assert_close(net(x, target=y), expected)
+    torch.testing.assert_close(net.forward_head(features, y), expected)
+    # One set of parameters, saved under the backbone's names.
+    assert sorted(net.state_dict()) == sorted(f"backbone.{k}" for k in backbone.state_dict())
+
+
+def test_large_margin_network_refuses_targets_of_another_batch():
+    net = LargeMarginSoftmaxNetwork(MLP(n_features=4, n_classes=3, hidden_layer_sizes=(8,)))
+    with pytest.raises(ValueError, match="rows"):
+        net(torch.randn(5, 4), target=torch.tensor([0, 1]))
+
+
+def test_large_margin_network_needs_the_embedding_protocol():
+    with pytest.raises(ValueError, match="embedding protocol"):
+        LargeMarginSoftmaxNetwork(nn.Linear(3, 2))

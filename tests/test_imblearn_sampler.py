@@ -7,6 +7,7 @@ from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.under_sampling import NearMiss, RandomUnderSampler
 
 from skimbal import CrossEntropyClassifier
+from skimbal._core.data import TensorBatchLoader, TensorDataset
 from skimbal.sampling import ImbalancedLearnSampler
 
 COUNTS = (40, 12)
@@ -114,7 +115,8 @@ def test_synthetic_rows_refuse_sample_weight():
 
 def test_bad_inputs_raise():
     X, y = _data()
-    with pytest.raises(ValueError, match="fit_resample"):
+    message = "'sampler' parameter of ImbalancedLearnSampler.*fit_resample"
+    with pytest.raises(ValueError, match=message):
         ImbalancedLearnSampler(object()).epoch_data(X, y, None, epoch=0)
     with pytest.raises(ValueError, match="1-d"):
         ImbalancedLearnSampler(RandomOverSampler()).epoch_data(
@@ -159,7 +161,7 @@ def test_estimator_fit_keeps_validation_out_of_resampling(imblearn_sampler):
         hidden_layer_sizes=(4,),
         random_state=0,
     ).fit(X, y)
-    train_index, valid_index = clf._split_indices(y)
+    train_index, valid_index = clf._split(y)
     valid_rows = _rows(torch.as_tensor(X[valid_index], dtype=torch.float32))
     assert len(record) == 3
     for seen, epoch_rows in record:
@@ -198,3 +200,26 @@ def test_too_small_class_for_smote_names_the_training_counts():
     clf = CrossEntropyClassifier(sampler=ImbalancedLearnSampler(SMOTE()), max_epochs=1)
     with pytest.raises(ValueError, match=r"SMOTE failed on the training split.*\[100, 3\]"):
         clf.fit(X, y)
+
+
+def test_loader_length_is_exact_for_resampled_epochs():
+    X, y = _data()
+    loader = TensorBatchLoader(
+        TensorDataset(X, y), batch_size=16, sampler=ImbalancedLearnSampler(RandomOverSampler()),
+        seed=0,
+    )
+    for _ in range(3):
+        expected = len(loader)
+        batches = list(loader)
+        assert expected == len(batches) == 5  # 80 over-sampled rows, not 52 rows
+        assert sum(len(X_batch) for X_batch, _ in batches) == 80
+
+
+def test_estimator_epochs_have_the_resampled_size():
+    X, y = _data()
+    clf = CrossEntropyClassifier(
+        sampler=ImbalancedLearnSampler(RandomOverSampler()), batch_size=16, max_epochs=2,
+        hidden_layer_sizes=(4,), random_state=0,
+    ).fit(X.numpy(), y.numpy())
+    assert clf.history[:, "train_batch_count"] == [5, 5]
+    assert sum(clf.history[-1, "batches", :, "train_batch_size"]) == 80

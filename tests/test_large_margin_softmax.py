@@ -1,16 +1,19 @@
 """Tests of the L-Softmax margin function, logits, annealing and estimator."""
 
 import math
+import pickle
 
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.datasets import make_classification
+from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
 from skimbal import LargeMarginSoftmaxClassifier
 from skimbal.callbacks import LargeMarginAnnealing
 from skimbal.losses import large_margin_logits, large_margin_psi
-from skimbal.nn import LargeMarginLinear
+from skimbal.nn import LargeMarginLinear, LargeMarginSoftmaxNetwork
 
 PI = math.pi
 
@@ -122,21 +125,42 @@ def small_problem():
 def test_estimator_anneals_the_head_once_per_training_batch():
     X, y = small_problem()
     clf = LargeMarginSoftmaxClassifier(
-        margin=3, mix_base=50.0, mix_gamma=1.0, mix_power=1.0, mix_min=2.0,
+        margin=3, callbacks__large_margin_annealing__base=50.0,
+        callbacks__large_margin_annealing__gamma=1.0,
+        callbacks__large_margin_annealing__power=1.0,
+        callbacks__large_margin_annealing__minimum=2.0,
         hidden_layer_sizes=(8,), max_epochs=3, batch_size=40, random_state=0,
     ).fit(X, y)
+    assert isinstance(clf.module_, LargeMarginSoftmaxNetwork)
     assert isinstance(clf.module_.head, LargeMarginLinear)
     assert clf.module_.head.margin == 3
     # 3 batches x 3 epochs = 9 iterations; the last one used t = 8.
     assert clf.module_.head.mix == pytest.approx(max(2.0, 50.0 / 9.0))
-    with pytest.raises(ValueError, match="non-negative"):
-        LargeMarginSoftmaxClassifier(mix_gamma=-1.0, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="gamma"):
+        LargeMarginSoftmaxClassifier(
+            callbacks__large_margin_annealing__gamma=-1.0, max_epochs=1
+        ).fit(X, y)
+
+
+@pytest.mark.parametrize("name", ["mix_base", "mix_gamma", "mix_power", "mix_min"])
+def test_annealing_is_configured_on_the_callback_only(name):
+    X, y = small_problem()
+    with pytest.raises(ValueError, match=name):
+        LargeMarginSoftmaxClassifier(**{name: 1.0}, max_epochs=1).fit(X, y)
+
+
+@pytest.mark.parametrize("margin, match", [(0, "margin"), (2.5, "margin"), ("2", "margin")])
+def test_estimator_rejects_bad_margins(margin, match):
+    X, y = small_problem()
+    with pytest.raises(ValueError, match=match):
+        LargeMarginSoftmaxClassifier(margin=margin, max_epochs=1).fit(X, y)
 
 
 def test_estimator_trains_on_margin_logits_and_predicts_with_plain_ones():
     X, y = small_problem()
     clf = LargeMarginSoftmaxClassifier(
-        margin=2, mix_base=0.0, hidden_layer_sizes=(8,), max_epochs=2, random_state=0
+        margin=2, callbacks__large_margin_annealing__base=0.0, hidden_layer_sizes=(8,),
+        max_epochs=2, random_state=0,
     ).fit(X, y)
     Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
     features = clf.module_.forward_features(Xt)
@@ -146,3 +170,92 @@ def test_estimator_trains_on_margin_logits_and_predicts_with_plain_ones():
     expected = large_margin_logits(features, clf.module_.head.weight, yt, margin=2, mix=0.0)
     torch.testing.assert_close(step["y_pred"], expected)
     assert step["loss"].item() > torch.nn.functional.cross_entropy(plain, yt).item()
+    # The validation and prediction passes get no target: plain logits.
+    torch.testing.assert_close(clf.module_(Xt), plain)
+
+
+def test_estimator_needs_the_embedding_protocol():
+    X, y = small_problem()
+    with pytest.raises(ValueError, match="embedding protocol"):
+        LargeMarginSoftmaxClassifier(module=torch.nn.Linear, module__in_features=5,
+                                     module__out_features=3, max_epochs=1).fit(X, y)
+
+
+class RecordMix(Callback):
+    """Append the head's ``mix`` of every training batch to ``log`` (after the annealing)."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.log.append(net.module_.head.mix)
+
+
+class InterruptAfter(Callback):
+    """Simulate Ctrl-C after ``n`` finished epochs."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.n:
+            raise KeyboardInterrupt
+
+
+ANNEALED = dict(
+    callbacks__large_margin_annealing__base=100.0, callbacks__large_margin_annealing__gamma=0.5,
+    hidden_layer_sizes=(8,), batch_size=40, random_state=0,
+)
+
+
+def test_annealing_continues_across_partial_fit():
+    X, y = small_problem()
+    whole_log, split_log = [], []
+    whole = LargeMarginSoftmaxClassifier(
+        max_epochs=4, callbacks=[RecordMix(whole_log)], **ANNEALED
+    ).fit(X, y)
+    split = LargeMarginSoftmaxClassifier(
+        max_epochs=1, callbacks=[RecordMix(split_log)], **ANNEALED
+    )
+    for _ in range(4):
+        split.partial_fit(X, y)
+    schedule = LargeMarginAnnealing(base=100.0, gamma=0.5)
+    assert whole_log == [schedule.mix_at(t) for t in range(12)]  # 3 batches x 4 epochs
+    assert split_log == whole_log
+    np.testing.assert_allclose(split.predict_proba(X), whole.predict_proba(X), rtol=1e-5)
+
+
+def test_annealing_continues_after_a_checkpoint_resume(tmp_path):
+    X, y = small_problem()
+    whole_log, first_log, rest_log = [], [], []
+    whole = LargeMarginSoftmaxClassifier(
+        max_epochs=4, callbacks=[RecordMix(whole_log)], **ANNEALED
+    ).fit(X, y)
+    checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
+    interrupted = LargeMarginSoftmaxClassifier(
+        max_epochs=4, callbacks=[checkpoint, InterruptAfter(2), RecordMix(first_log)], **ANNEALED
+    ).fit(X, y)
+    assert len(interrupted.history) == 2
+    resumed = LargeMarginSoftmaxClassifier(
+        max_epochs=4, callbacks=[checkpoint, LoadInitState(checkpoint), RecordMix(rest_log)],
+        **ANNEALED,
+    ).fit(X, y)
+    assert len(resumed.history) == 4
+    assert first_log == whole_log[:6] and rest_log == whole_log[6:]
+    np.testing.assert_allclose(resumed.predict_proba(X), whole.predict_proba(X), rtol=1e-5)
+
+
+def test_fitted_estimator_clones_and_pickles_without_the_training_data():
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [2400, 1000, 600])
+    X = (rng.normal(size=(len(y), 20)) + y[:, None]).astype(np.float32)  # 320 kB
+    clf = LargeMarginSoftmaxClassifier(hidden_layer_sizes=(8,), max_epochs=1,
+                                       random_state=0).fit(X, y)
+    fresh = clone(clf)
+    assert fresh.get_params()["margin"] == 2 and "module_" not in vars(fresh)
+    annealing = dict(clf.callbacks_)["large_margin_annealing"]
+    assert annealing.heads_ == []  # no second reference to the module's head
+    blob = pickle.dumps(clf)
+    assert len(blob) < X.nbytes / 10
+    np.testing.assert_array_equal(pickle.loads(blob).predict(X[:100]), clf.predict(X[:100]))

@@ -1,4 +1,4 @@
-"""Tests of LMLEClassifier and the re-clustering callback."""
+"""Tests of LMLEClassifier and the re-clustering schedule (methods/_lmle.py, callbacks/_lmle.py)."""
 
 import pickle
 
@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 import torch
 from imblearn.over_sampling import SMOTE
+from sklearn.base import clone
 from sklearn.datasets import make_blobs
+from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
 from skimbal import ClusterKNNClassifier, LMLEClassifier
-from skimbal._lmle import _ClusteredDataset
+from skimbal._core.batch import ModelOutput, Target
+from skimbal._core.data import TensorDataset
 from skimbal.callbacks import PeriodicReclustering
+from skimbal.losses._lmle import EmbeddingClusters, LMLECriterion
 from skimbal.sampling import ImbalancedLearnSampler
 
 SMALL = dict(max_epochs=6, hidden_layer_sizes=(16,), lr=0.01, batch_size=64, random_state=0)
@@ -95,14 +99,14 @@ def test_class_with_one_sample(blobs):
 
 
 def test_batches_carry_cluster_ids():
-    dataset = _ClusteredDataset(torch.zeros(4, 2), torch.tensor([0, 0, 1, 1]))
+    dataset = TensorDataset(torch.zeros(4, 2), torch.tensor([0, 0, 1, 1]))
     X, target = dataset.batch(torch.tensor([1, 2]))
     assert torch.equal(target, torch.tensor([0, 1]))
-    dataset.cluster_ids = torch.tensor([5, 6, 7, 8])
+    dataset.extras["cluster_ids"] = torch.tensor([5, 6, 7, 8])
     _, target = dataset.batch(torch.tensor([3, 0]))
-    assert target["cluster_ids"].tolist() == [8, 5]
-    assert target["y"].tolist() == [1, 0]
-    assert target["sample_weight"] is None
+    assert target.extras["cluster_ids"].tolist() == [8, 5]
+    assert target.y.tolist() == [1, 0]
+    assert target.sample_weight is None
 
 
 def test_validation_split_scores_with_the_knn(blobs):
@@ -174,13 +178,14 @@ def test_fit_transform_returns_the_embedding(blobs):
 
 def test_rows_without_cluster_ids_join_the_nearest_centre_of_their_class(fitted):
     knn = fitted.cluster_knn_
+    clusters = fitted.module_.lmle_clusters
     centers = torch.as_tensor(knn.cluster_centers_, dtype=torch.float32)
     labels = torch.as_tensor(knn.cluster_labels_)
-    assigned = fitted._nearest_own_cluster(centers, labels)
+    assigned = clusters.assign(centers, labels)
     assert assigned.tolist() == list(range(len(centers)))
     # A centre labelled with another class goes to that class's nearest centre.
     other = (labels + 1) % len(fitted.classes_)
-    assigned = fitted._nearest_own_cluster(centers, other)
+    assigned = clusters.assign(centers, other)
     assert torch.equal(labels[assigned], other)
 
 
@@ -221,10 +226,17 @@ def test_multilabel_reclustering_gives_ids_per_attribute(attributes):
     X, Y = attributes
     clf = LMLEClassifier(n_clusters_per_class=2, **{**SMALL, "max_epochs": 1}).fit(X, Y)
     encoded = torch.as_tensor((Y == 1).astype(np.int64))
-    ids = clf.recluster(_ClusteredDataset(torch.as_tensor(X, dtype=torch.float32), encoded))
+    dataset = TensorDataset(torch.as_tensor(X, dtype=torch.float32), encoded)
+    ids = clf.recluster(dataset, epoch=0)
     assert ids.shape == Y.shape
+    clusters = clf.module_.lmle_clusters
     for a, knn in enumerate(clf.cluster_knn_):
-        assert np.array_equal(knn.cluster_labels_[ids[:, a].numpy()], encoded[:, a].numpy())
+        # Global ids: the attribute's own centres, of the row's value of the attribute.
+        assert torch.equal(clusters.center_tasks[ids[:, a]], torch.full((len(X),), a))
+        assert torch.equal(clusters.center_labels[ids[:, a]], encoded[:, a])
+        offset = int(torch.nonzero(clusters.center_tasks == a)[0])
+        np.testing.assert_array_equal(knn.train_clusters_ + offset, ids[:, a].numpy())
+        assert np.array_equal(knn.cluster_labels_[knn.train_clusters_], encoded[:, a].numpy())
 
 
 def test_multilabel_loss_is_the_mean_over_attributes(fitted):
@@ -232,10 +244,181 @@ def test_multilabel_loss_is_the_mean_over_attributes(fitted):
     z = torch.nn.functional.normalize(torch.randn(12, 3, generator=generator))
     y = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
     clusters = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
-    single = fitted.get_loss((z, None), {"y": y, "cluster_ids": clusters})
+    single = fitted.get_loss(ModelOutput(None, z), Target(y, cluster_ids=clusters))
     both = fitted.get_loss(
-        (z, None),
-        {"y": torch.stack([y, y], 1), "cluster_ids": torch.stack([clusters, clusters], 1)},
+        ModelOutput(None, z),
+        Target(torch.stack([y, y], 1), cluster_ids=torch.stack([clusters, clusters], 1)),
     )
     assert both.item() == pytest.approx(single.item())
     assert single.item() > 0
+
+
+# ------------------------------------------------------------ new core API
+def _reclustered(history):
+    return [duration > 0 for duration in history[:, "recluster_dur"]]
+
+
+def test_reclustering_follows_the_history_across_partial_fit_calls(blobs):
+    X, y = blobs
+    clf = LMLEClassifier(n_clusters_per_class=2, recluster_every=3, **{**SMALL, "max_epochs": 2})
+    for _ in range(3):
+        clf.partial_fit(X, y)
+    # History epochs 0..5 in calls of two: re-clustered at 0 and 3, not at each call.
+    assert _reclustered(clf.history) == [True, False, False, True, False, False]
+    assert np.isfinite(clf.history[:, "train_loss"]).all()
+    warm = LMLEClassifier(n_clusters_per_class=2, recluster_every=3, warm_start=True,
+                          **{**SMALL, "max_epochs": 2})
+    warm.fit(X, y).fit(X, y)
+    assert _reclustered(warm.history) == [True, False, False, True]
+
+
+def test_a_continued_fit_on_other_rows_joins_the_stored_clusters(blobs):
+    X, y = blobs
+    clf = LMLEClassifier(n_clusters_per_class=2, recluster_every=4, **{**SMALL, "max_epochs": 2})
+    clf.partial_fit(X, y)
+    centers = clf.module_.lmle_clusters.centers.clone()
+    clf.partial_fit(X[::2], y[::2])
+    assert _reclustered(clf.history) == [True, False, False, False]
+    # The final clustering of the second call is on its rows only.
+    assert len(clf.cluster_knn_.train_clusters_) == len(X[::2])
+    assert not torch.equal(clf.module_.lmle_clusters.centers, centers)
+
+
+class _InterruptAfter(Callback):
+    """Simulate Ctrl-C after ``n`` finished epochs (as in tests/test_persistence.py)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.n:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("sampler", ["class-balanced", None])
+def test_resumed_run_matches_an_uninterrupted_one(blobs, tmp_path, sampler):
+    X, y = blobs
+    params = dict(n_clusters_per_class=2, recluster_every=2, validation_fraction=0.2,
+                  ce_weight=0.1, sampler=sampler, **SMALL)
+    checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
+    interrupted = LMLEClassifier(callbacks=[checkpoint, _InterruptAfter(3)], **params).fit(X, y)
+    assert len(interrupted.history) == 3
+    resumed = LMLEClassifier(callbacks=[checkpoint, LoadInitState(checkpoint)], **params)
+    resumed.fit(X, y)
+    full = LMLEClassifier(**params).fit(X, y)
+    # Epoch 3 is no re-clustering epoch: it trains with the restored clusters of epoch 2.
+    assert _reclustered(resumed.history) == _reclustered(full.history) == [
+        True, False, True, False, True, False,
+    ]
+    for key in ("train_loss", "valid_loss", "valid_bacc"):
+        np.testing.assert_allclose(resumed.history[:, key], full.history[:, key], rtol=1e-6)
+    np.testing.assert_array_equal(resumed.predict(X), full.predict(X))
+    np.testing.assert_allclose(resumed.transform(X), full.transform(X), rtol=1e-6)
+    np.testing.assert_allclose(resumed.cluster_knn_.cluster_centers_,
+                               full.cluster_knn_.cluster_centers_, rtol=1e-6)
+
+
+def test_resume_of_a_finished_fit_trains_nothing_and_predicts_the_same(blobs, tmp_path):
+    X, y = blobs
+    params = dict(n_clusters_per_class=2, recluster_every=2, **{**SMALL, "max_epochs": 3})
+    checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
+    done = LMLEClassifier(callbacks=[checkpoint], **params).fit(X, y)
+    again = LMLEClassifier(callbacks=[checkpoint, LoadInitState(checkpoint)], **params)
+    again.fit(X, y)
+    assert len(again.history) == 3
+    # The final clustering is redone on the restored weights with the same seed.
+    np.testing.assert_array_equal(again.predict(X), done.predict(X))
+    np.testing.assert_allclose(again.cluster_knn_.cluster_centers_,
+                               done.cluster_knn_.cluster_centers_, rtol=1e-6)
+
+
+def test_resume_without_the_stored_clusters_differs(blobs, tmp_path):
+    # The restored buffers matter: the same resume with clusters of the wrong epoch
+    # trains differently (guards the test above against passing by accident).
+    X, y = blobs
+    params = dict(n_clusters_per_class=2, recluster_every=2, **SMALL)
+    checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
+    LMLEClassifier(callbacks=[checkpoint, _InterruptAfter(3)], **params).fit(X, y)
+
+    class _ForgetClusters(Callback):
+        def on_train_begin(self, net, **kwargs):
+            net.module_.lmle_clusters.set_rows(torch.zeros(0, dtype=torch.long))
+
+    resumed = LMLEClassifier(
+        callbacks=[checkpoint, LoadInitState(checkpoint), _ForgetClusters()], **params
+    ).fit(X, y)
+    full = LMLEClassifier(**params).fit(X, y)
+    assert resumed.history[3, "train_loss"] != pytest.approx(full.history[3, "train_loss"],
+                                                             rel=1e-6)
+
+
+def test_cluster_buffers_load_into_a_module_of_other_shape():
+    source = EmbeddingClusters()
+    source.store(torch.randn(4, 3), torch.tensor([0, 0, 1, 1]), torch.zeros(4),
+                 torch.tensor([[0], [1], [2], [3], [3]]))
+    target = EmbeddingClusters()
+    assert target.empty
+    target.load_state_dict(source.state_dict())
+    for name, buffer in source.named_buffers():
+        assert torch.equal(getattr(target, name), buffer)
+    assert target.holds_rows(torch.tensor([0, 0, 1, 1, 1]))
+    assert not target.holds_rows(torch.tensor([0, 0, 1, 1, 0]))
+
+
+def test_pickle_holds_no_training_data_in_callbacks(blobs):
+    X, y = blobs
+    X = np.tile(X, (20, 25))
+    y = np.tile(y, 20)
+    clf = LMLEClassifier(validation_fraction=0.2, **{**SMALL, "max_epochs": 2}).fit(X, y)
+    for name, callback in clf.callbacks_:
+        tensors = [k for k, v in vars(callback).items() if isinstance(v, torch.Tensor)]
+        assert not tensors, (name, tensors)
+        assert not any(isinstance(v, TensorDataset) for v in vars(callback).values()), name
+    assert len(pickle.dumps(clf)) < X.astype(np.float32).nbytes / 4
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+
+
+def test_clone_of_a_fitted_estimator(blobs, fitted):
+    X, y = blobs
+    other = clone(fitted)
+    assert not hasattr(other, "cluster_knn_")
+    np.testing.assert_array_equal(other.fit(X, y).predict(X), fitted.predict(X))
+
+
+def test_criterion_is_the_weighted_objective_around_the_quintuplet_loss(blobs):
+    X, y = blobs
+    clf = LMLEClassifier(class_weight="balanced", ce_weight=0.5, margins=(0.1, 0.2, 0.3),
+                         **{**SMALL, "max_epochs": 1}).fit(X, y)
+    assert isinstance(clf.criterion_, LMLECriterion)
+    assert clf.criterion_.embedding_loss.margins == (0.1, 0.2, 0.3)
+    torch.testing.assert_close(clf.criterion_.weight, torch.as_tensor(clf.class_weight_))
+    z = torch.nn.functional.normalize(torch.randn(8, 3, generator=torch.Generator().manual_seed(1)))
+    logits = torch.randn(8, 3, generator=torch.Generator().manual_seed(2))
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 2, 2])
+    ids = torch.tensor([0, 1, 2, 2, 3, 3, 4, 4])
+    sample_weight = torch.tensor([1.0, 2.0, 0.0, 1.0, 1.0, 3.0, 1.0, 1.0])
+    loss = clf.get_loss(ModelOutput(logits, z), Target(labels, sample_weight, cluster_ids=ids))
+    per_anchor, has_term = clf.criterion_.embedding_loss.anchor_losses(z, labels, ids)
+    weight = torch.as_tensor(clf.class_weight_)[labels] * sample_weight
+    ce = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    expected = ((weight * has_term * per_anchor).sum() / (weight * has_term).sum()
+                + 0.5 * (weight * ce).sum() / weight.sum())
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_conflicting_reclustering_period_is_refused(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="recluster_every"):
+        LMLEClassifier(recluster_every=2, callbacks__reclustering__every=3, max_epochs=1).fit(X, y)
+    clf = LMLEClassifier(recluster_every=2, callbacks__reclustering__every=2,
+                         **{**SMALL, "max_epochs": 1}).fit(X, y)
+    assert dict(clf.callbacks_)["reclustering"].every == 2
+
+
+def test_multilabel_default_sampler_shuffles_and_other_class_aware_samplers_refuse(attributes):
+    X, Y = attributes
+    clf = LMLEClassifier(n_clusters_per_class=2, **{**SMALL, "max_epochs": 1}).fit(X, Y)
+    assert clf.sampler_ is None
+    with pytest.raises(ValueError, match="one label per sample"):
+        LMLEClassifier(sampler="square-root", **{**SMALL, "max_epochs": 1}).fit(X, Y)

@@ -1,6 +1,7 @@
-"""Tests of the loss-based estimators (skimbal._loss_based)."""
+"""Tests of the loss-based estimators (re-weighting, margins, logit adjustment)."""
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
+from skorch.callbacks import Callback
 
 from skimbal import (
     BalancedSoftmaxClassifier,
@@ -62,10 +64,16 @@ def test_hyper_parameters_reach_the_loss(estimator, expected):
         assert getattr(clf.criterion_, name) == value
 
 
-def test_criterion_parameters_take_precedence():
+def test_criterion_parameters_conflicting_with_the_estimator_raise():
+    # The new core refuses a criterion__* parameter that the estimator derives
+    # (it used to win silently); other criterion__* parameters still reach the loss.
     X, y = long_tailed()
-    clf = FocalLossClassifier(gamma=2.0, criterion__gamma=0.5, **TINY).fit(X, y)
-    assert clf.criterion_.gamma == 0.5
+    with pytest.raises(ValueError, match="criterion__gamma conflicts"):
+        FocalLossClassifier(gamma=2.0, criterion__gamma=0.5, **TINY).fit(X, y)
+    with pytest.raises(ValueError, match="criterion__scale conflicts"):
+        LDAMClassifier(criterion__scale=10.0, **TINY).fit(X, y)
+    clf = LDAMClassifier(criterion__reduction="sum", **TINY).fit(X, y)
+    assert clf.criterion_.reduction == "sum"
 
 
 def test_margins_come_from_the_training_counts():
@@ -99,7 +107,7 @@ def test_focal_binary_alpha_weights():
     "params, match",
     [
         (dict(alpha=0.25), "binary"),
-        (dict(alpha=1.5), r"\[0, 1\]"),
+        (dict(alpha=1.5), r"alpha.*\[0(\.0)?, 1(\.0)?\]"),
         (dict(alpha=[1.0, 2.0]), "3 non-negative"),
         (dict(alpha=[1.0, -2.0, 1.0]), "3 non-negative"),
         (dict(alpha=[1.0, 2.0, 1.0], class_weight="balanced"), "class_weight"),
@@ -118,11 +126,13 @@ def test_class_balanced_weights_and_sigmoid_bias():
     X, y = long_tailed((60, 20, 8))
     clf = ClassBalancedClassifier(beta=0.99, **TINY).fit(X, y)
     torch.testing.assert_close(clf.criterion_.weight, effective_number_weights([60, 20, 8], 0.99))
-    untrained = ClassBalancedClassifier(loss_type="sigmoid", **dict(TINY, max_epochs=0)).fit(X, y)
+    # max_epochs must be >= 1: a step of 1e-12 leaves the initial bias in place.
+    untrained = dict(TINY, max_epochs=1, lr=1e-12)
+    sigmoid_head = ClassBalancedClassifier(loss_type="sigmoid", **untrained).fit(X, y)
     torch.testing.assert_close(
-        untrained.module_.head.bias, torch.full((3,), -math.log(2.0))
+        sigmoid_head.module_.head.bias, torch.full((3,), -math.log(2.0))
     )
-    softmax_head = ClassBalancedClassifier(**dict(TINY, max_epochs=0)).fit(X, y)
+    softmax_head = ClassBalancedClassifier(**untrained).fit(X, y)
     assert not torch.allclose(softmax_head.module_.head.bias, torch.full((3,), -math.log(2.0)))
     with pytest.raises(ValueError, match="class_weight"):
         ClassBalancedClassifier(class_weight="balanced", **TINY).fit(X, y)
@@ -146,7 +156,8 @@ def test_cosine_head_models_report_scaled_cosines(estimator):
 @pytest.mark.parametrize("estimator", [LDAMClassifier, MaxMarginClassifier])
 def test_cosine_head_models_use_drw_by_default(estimator):
     X, y = long_tailed((60, 20, 8))
-    clf = estimator(drw_start=1, drw_beta=0.99, **TINY).fit(X, y)
+    clf = estimator(callbacks__deferred_reweighting__start=1,
+                    callbacks__deferred_reweighting__beta=0.99, **TINY).fit(X, y)
     names = dict(clf.callbacks_)
     assert isinstance(names["deferred_reweighting"], DeferredReweighting)
     assert names["deferred_reweighting"].switch_epoch_ == 1
@@ -162,6 +173,104 @@ def test_drw_callback_parameters_are_routed():
         drw=True, callbacks__deferred_reweighting__beta=0.5, **TINY
     ).fit(X, y)
     assert dict(clf.callbacks_)["deferred_reweighting"].beta == 0.5
+
+
+class RecordClassWeights(Callback):
+    """Append the criterion's class weights at the start of every epoch to ``log``."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.log.append(net.criterion_.weight.detach().clone())
+
+
+@pytest.mark.parametrize("start, first_weighted", [(2, 2), (0.8, 1)])
+def test_drw_switch_follows_the_history_across_partial_fit(start, first_weighted):
+    # Every partial_fit call runs max_epochs=1 epoch; the switch is read from the
+    # history, so it happens at the same epoch index however the epochs are split.
+    # A fractional start refers to the planned epochs of one call (0.8 of 1 -> 1).
+    X, y = long_tailed((60, 20, 8))
+    log = []
+    clf = LDAMClassifier(callbacks=[RecordClassWeights(log)],
+                         callbacks__deferred_reweighting__start=start,
+                         callbacks__deferred_reweighting__beta=0.99,
+                         **dict(TINY, max_epochs=1))
+    for _ in range(5):
+        clf.partial_fit(X, y)
+        assert dict(clf.callbacks_)["deferred_reweighting"].switch_epoch_ == first_weighted
+    assert len(clf.history) == len(log) == 5
+    for epoch, weight in enumerate(log):
+        # The class counts accumulate over the partial_fit calls.
+        counts = np.array([60, 20, 8]) * (epoch + 1)
+        expected = (torch.ones(3) if epoch < first_weighted
+                    else effective_number_weights(counts, 0.99))
+        torch.testing.assert_close(weight, expected)
+
+
+def test_drw_switch_of_a_fit_matches_the_callback_start():
+    X, y = long_tailed((60, 20, 8))
+    log = []
+    LDAMClassifier(callbacks=[RecordClassWeights(log)],
+                   callbacks__deferred_reweighting__start=0.6,
+                   **dict(TINY, max_epochs=5)).fit(X, y)
+    weighted = [not torch.equal(weight, torch.ones(3)) for weight in log]
+    assert weighted == [False, False, False, True, True]  # 0.6 of 5 epochs: epoch 3
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        FocalLossClassifier(alpha=[1.0, 2.0, 3.0], drw=True),
+        LDAMClassifier(class_weight="balanced"),
+        MaxMarginClassifier(class_weight={2: 5.0}),
+        HingeLossClassifier(drw=True, class_weight="balanced"),
+    ],
+)
+def test_drw_with_class_weights_of_its_own_raises(estimator):
+    X, y = long_tailed()
+    with pytest.raises(ValueError, match="already has class weights"):
+        clone(estimator).set_params(**TINY).fit(X, y)
+    # Without DRW the same class weights train.
+    if "drw" in estimator.get_params():
+        clone(estimator).set_params(drw=False, **TINY).fit(X, y)
+
+
+@pytest.mark.parametrize("name", ["drw_start", "drw_beta"])
+def test_drw_is_configured_on_the_callback_only(name):
+    X, y = long_tailed()
+    with pytest.raises(ValueError, match=name):
+        LDAMClassifier(**{name: 0.5}, **TINY).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(max_margin=0.0), "max_margin"),
+        (dict(scale=-1.0), "scale"),
+        (dict(drw="yes"), "drw"),
+    ],
+)
+def test_ldam_errors(params, match):
+    X, y = long_tailed()
+    with pytest.raises(ValueError, match=match):
+        LDAMClassifier(**params, **TINY).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "estimator, match",
+    [
+        (MaxMarginClassifier(ldam_offset=-0.5), "ldam_offset"),
+        (MaxMarginClassifier(gamma=-1.0), "gamma"),
+        (HingeLossClassifier(margin=-1.0), "margin"),
+        (HingeLossClassifier(ldam_margins="yes"), "ldam_margins"),
+        (HingeLossClassifier(max_margin=0.0), "max_margin"),
+    ],
+)
+def test_margin_parameter_errors(estimator, match):
+    X, y = long_tailed()
+    with pytest.raises(ValueError, match=match):
+        clone(estimator).set_params(**TINY).fit(X, y)
 
 
 def test_cosine_head_needs_the_embedding_protocol():
@@ -259,7 +368,7 @@ def test_post_hoc_auto_refits_on_all_the_training_data():
     ce = CrossEntropyClassifier(**TINY).fit(X, y)
     adjusted = ce.decision_function(X) - refit.tau_ * np.log(np.array([60, 20, 10]) / 90)
     np.testing.assert_allclose(refit.decision_function(X), adjusted, rtol=1e-5, atol=1e-5)
-    assert not hasattr(refit, "_holdout_index") and not vars(refit).get("_refitting")
+    assert "_holdout_index" not in vars(refit) and "_refitting" not in vars(refit)
 
 
 def test_post_hoc_partial_fit_never_refits():
@@ -292,6 +401,30 @@ def test_post_hoc_ties_go_to_the_value_closest_to_one():
     clf = PostHocLogitAdjustedClassifier(tau="auto", tau_grid=grid, **TINY).fit(X, y)
     assert np.unique(clf.tau_scores_).size == 1
     assert clf.tau_ == 1.000001
+
+
+def test_post_hoc_warm_start_and_partial_fit_choose_tau_without_refit():
+    X, y = long_tailed((60, 20, 10))
+    clf = PostHocLogitAdjustedClassifier(tau="auto", tau_grid=[0.0, 1.0], **TINY).fit(X, y)
+    assert len(clf.history) == TINY["max_epochs"]  # the refit's history
+    clf.set_params(warm_start=True).fit(X, y)
+    # A warm-start fit continues the same network on 80 % and chooses again.
+    assert len(clf.history) == 2 * TINY["max_epochs"]
+    assert "valid_loss" in clf.history[-1] and clf.tau_ in (0.0, 1.0)
+    np.testing.assert_array_equal(clf.class_counts_, [48, 16, 8])
+
+
+def test_post_hoc_leaves_classes_absent_from_training_unadjusted():
+    X, y = long_tailed((60, 20, 8))
+    clf = PostHocLogitAdjustedClassifier(tau=1.0, classes=[0, 1, 2, 3], **TINY).fit(X, y)
+    np.testing.assert_array_equal(clf.class_counts_, [60, 20, 8, 0])
+    with torch.no_grad():
+        raw = clf.module_(torch.as_tensor(X)).numpy()
+    adjusted = clf.decision_function(X)
+    assert np.all(np.isfinite(adjusted))
+    np.testing.assert_allclose(adjusted[:, 3], raw[:, 3], rtol=1e-6)
+    np.testing.assert_allclose(adjusted[:, :3], raw[:, :3] - np.log([60 / 88, 20 / 88, 8 / 88]),
+                               rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -390,3 +523,32 @@ def test_post_hoc_auto_tau_on_a_dataframe_raises_no_feature_name_warning():
         warnings.filterwarnings("error", message=".*feature names.*")
         clf = PostHocLogitAdjustedClassifier(tau="auto", max_epochs=2, random_state=0).fit(X, y)
     assert clf.tau_ >= 0
+
+
+# -------------------------------------------------- clone and pickle when fitted
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        LDAMClassifier(),
+        MaxMarginClassifier(ldam_offset=True),
+        HingeLossClassifier(ldam_margins=True, drw=True),
+        LogitAdjustedClassifier(),
+        BalancedSoftmaxClassifier(),
+        PostHocLogitAdjustedClassifier(tau="auto"),
+    ],
+    ids=lambda estimator: type(estimator).__name__,
+)
+def test_fitted_estimators_clone_and_pickle_without_the_training_data(estimator):
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [2400, 1000, 600])
+    X = (rng.normal(size=(len(y), 20)) + y[:, None]).astype(np.float32)  # 320 kB
+    clf = clone(estimator).set_params(**dict(TINY, max_epochs=1)).fit(X, y)
+    fresh = clone(clf)
+    assert fresh.get_params().keys() == clf.get_params().keys()
+    assert not any(name in vars(fresh) for name in ("module_", "criterion_", "classes_"))
+    blob = pickle.dumps(clf)
+    assert len(blob) < X.nbytes / 10
+    loaded = pickle.loads(blob)
+    np.testing.assert_array_equal(loaded.predict(X[:100]), clf.predict(X[:100]))
+    np.testing.assert_allclose(loaded.decision_function(X[:100]),
+                               clf.decision_function(X[:100]), rtol=1e-6)

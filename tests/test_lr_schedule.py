@@ -42,7 +42,7 @@ def test_schedule_scales_with_max_epochs():
     callback = WarmupMultiStepLR()
     lrs, _ = _run_schedule(callback, max_epochs=20)
     # 0.025 * 20 = 0.5 rounds up to 1 warm-up epoch; 0.8 and 0.9 of 20 are 16, 18.
-    assert callback.warmup_epochs_ == 1 and callback.milestone_epochs_ == (16, 18)
+    assert callback._epochs(n_epochs=20) == (1, (16, 18))
     np.testing.assert_allclose(lrs[:, 0], [0.1] * 16 + [1e-3] * 2 + [1e-5] * 2, rtol=1e-12)
 
 
@@ -82,9 +82,43 @@ def test_in_a_fit_and_with_warm_start():
     ).fit(X, y)
     np.testing.assert_allclose(clf.history_[:, "lr"], [0.1, 0.2, 0.2, 0.2, 0.02])
     assert clf.optimizer_.param_groups[0]["lr"] == pytest.approx(0.02)
-    # A warm-started fit runs the schedule again from the same base rate.
+    # The base rate is kept in the parameter group, where a checkpoint saves it.
+    assert clf.optimizer_.param_groups[0]["initial_lr"] == 0.2
+    # A warm-started fit continues the schedule (epochs 5..9, past the milestone)
+    # from the same base rate instead of restarting the warm-up.
     clf.fit(X, y)
-    np.testing.assert_allclose(clf.history_[-5:, "lr"], [0.1, 0.2, 0.2, 0.2, 0.02])
+    np.testing.assert_allclose(clf.history_[-5:, "lr"], [0.02] * 5)
+    assert clf.optimizer_.param_groups[0]["initial_lr"] == 0.2
+
+
+def test_continues_across_partial_fit_calls():
+    rng = np.random.default_rng(0)
+    X, y = rng.random((30, 3)), np.arange(30) % 2
+    clf = CrossEntropyClassifier(
+        optimizer=torch.optim.SGD, lr=0.2, max_epochs=4, hidden_layer_sizes=(4,),
+        callbacks=[WarmupMultiStepLR(warmup=3, milestones=(5,), factors=(0.1,))],
+        random_state=0,
+    )
+    clf.partial_fit(X, y)
+    clf.partial_fit(X, y)
+    np.testing.assert_allclose(
+        clf.history_[:, "lr"], [0.2 / 3, 0.4 / 3, 0.2, 0.2, 0.2, 0.02, 0.02, 0.02]
+    )
+
+
+def test_initial_lr_of_the_optimizer_state_is_the_base():
+    # A restored optimizer state carries initial_lr: the schedule scales it, not
+    # the (already scaled) current rate.
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=0.001)
+    optimizer.param_groups[0]["initial_lr"] = 0.1
+    net = SimpleNamespace(max_epochs=10, optimizer_=optimizer, history=History())
+    callback = WarmupMultiStepLR(warmup=0, milestones=(8,), factors=(0.1,)).initialize()
+    for _ in range(3):
+        net.history.new_epoch()
+    callback.on_epoch_begin(net)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+    assert net.history[-1, "lr"] == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize(
@@ -93,8 +127,9 @@ def test_in_a_fit_and_with_warm_start():
         (dict(milestones=(160, 180), factors=(0.1,)), "one value per milestone"),
         (dict(milestones=(160,), factors=(0.0,)), "positive"),
         (dict(milestones=(180, 160), factors=(0.1, 0.01)), "non-decreasing"),
-        (dict(warmup=-1), "start must be"),
-        (dict(warmup=1.5), "start must be"),
+        (dict(warmup=-1), "'warmup' parameter of WarmupMultiStepLR"),
+        (dict(warmup=1.5), "'warmup' parameter of WarmupMultiStepLR"),
+        (dict(milestones=(160, -1), factors=(0.1, 0.01)), "milestones must be"),
     ],
 )
 def test_invalid_parameters(params, match):

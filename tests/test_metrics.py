@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from skimbal import _multilabel
+from skimbal._core import prediction
 from skimbal.metrics import (
     imbalance_report,
     mean_attribute_balanced_accuracy,
@@ -109,15 +109,27 @@ def test_imbalance_report_rejects_multilabel():
 
 
 def test_mean_attribute_balanced_accuracy_is_reexported():
-    assert mean_attribute_balanced_accuracy is _multilabel.mean_attribute_balanced_accuracy
-    assert (
-        mean_attribute_balanced_accuracy_scorer
-        is _multilabel.mean_attribute_balanced_accuracy_scorer
-    )
+    # The public name of the score the estimators report as valid_bacc.
+    assert mean_attribute_balanced_accuracy is prediction.mean_balanced_accuracy
+    # Its scorer: greater is better, no extra arguments.
+    assert mean_attribute_balanced_accuracy_scorer._score_func is mean_attribute_balanced_accuracy
+    assert mean_attribute_balanced_accuracy_scorer._sign == 1
+    assert mean_attribute_balanced_accuracy_scorer._kwargs == {}
     # Attribute 0: TPR 1/2, TNR 2/2 -> 0.75; attribute 1: TPR 1/2, TNR 2/2 -> 0.75.
     Y_true = np.array([[1, 0], [1, 1], [0, 1], [0, 0]])
     Y_pred = np.array([[1, 0], [0, 1], [0, 0], [0, 0]])
     assert mean_attribute_balanced_accuracy(Y_true, Y_pred) == pytest.approx(0.75)
+
+
+def test_mean_attribute_balanced_accuracy_by_hand():
+    # Attribute 0: TPR 1/1, TNR 2/3 -> 5/6; attribute 1: TPR 0/1, TNR 3/3 -> 1/2.
+    Y_true = np.array([[1, 0], [0, 0], [0, 1], [0, 0]])
+    Y_pred = np.array([[1, 0], [1, 0], [0, 0], [0, 0]])
+    assert mean_attribute_balanced_accuracy(Y_true, Y_pred) == pytest.approx(2 / 3)
+    # 1-D labels: scikit-learn's balanced accuracy.
+    assert mean_attribute_balanced_accuracy(Y_TRUE, Y_PRED) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="same shape"):
+        mean_attribute_balanced_accuracy(Y_true, Y_pred[:, :1])
 
 
 def test_mean_attribute_balanced_accuracy_scorer_in_grid_search():

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from skimbal.losses import QuintupletLoss, quintuplet_selection
-from skimbal.losses._quintuplet import squared_distances
+from skimbal.losses._lmle import squared_distances
 
 # One-dimensional embeddings: class 0 has clusters 0 and 1, class 1 clusters 2 and 3.
 POINTS = torch.tensor([[0.0], [0.1], [0.3], [0.5], [0.6], [1.0], [1.5], [3.0]])

@@ -7,6 +7,7 @@ from scipy.stats import chi2
 from sklearn.metrics import balanced_accuracy_score
 
 from skimbal import CrossEntropyClassifier
+from skimbal._core.data import TensorBatchLoader, TensorDataset
 from skimbal.sampling import (
     ClassAwareSampler,
     ProgressiveSampler,
@@ -183,10 +184,10 @@ def test_progressive_needs_max_epochs():
 @pytest.mark.parametrize(
     "sampler, message",
     [
-        (ClassAwareSampler(q="a"), "q must be"),
-        (ClassAwareSampler(n_samples=0), "n_samples"),
-        (ClassAwareSampler(n_samples=2.5), "n_samples"),
-        (ClassAwareSampler(replacement="yes"), "replacement"),
+        (ClassAwareSampler(q="a"), "The 'q' parameter of ClassAwareSampler must be"),
+        (ClassAwareSampler(n_samples=0), "'n_samples' parameter of ClassAwareSampler"),
+        (ClassAwareSampler(n_samples=2.5), "'n_samples' parameter of ClassAwareSampler"),
+        (ClassAwareSampler(replacement="yes"), "'replacement' parameter of ClassAwareSampler"),
     ],
 )
 def test_bad_parameters_raise(sampler, message):
@@ -197,7 +198,7 @@ def test_bad_parameters_raise(sampler, message):
 def test_bad_interpolation_raises():
     sampler = ProgressiveSampler(interpolation="cubic")
     sampler.set_max_epochs(3)
-    with pytest.raises(ValueError, match="interpolation"):
+    with pytest.raises(ValueError, match="'interpolation' parameter of ProgressiveSampler"):
         sampler.epoch_indices(_labels(), epoch=0)
 
 
@@ -282,7 +283,7 @@ def test_sampler_sees_only_training_split_and_is_called_each_epoch():
         hidden_layer_sizes=(4,),
         random_state=0,
     ).fit(X, y)
-    train_index, valid_index = clf._split_indices(y)
+    train_index, valid_index = clf._split(y)
     assert [epoch for epoch, _ in record] == [0, 1, 2]
     for _, labels in record:
         assert len(labels) == len(train_index)
@@ -341,3 +342,56 @@ def test_class_balanced_sampling_beats_instance_balanced_on_long_tail():
         ).fit(X, y)
         scores[name] = balanced_accuracy_score(y_test, clf.predict(X_test))
     assert scores["class-balanced"] > scores["instance-balanced"] + 0.1, scores
+
+
+def test_loader_length_is_exact_when_the_sampler_changes_the_epoch_size():
+    y = _labels()
+    dataset = TensorDataset(torch.randn(len(y), 2), y)
+    loader = TensorBatchLoader(
+        dataset, batch_size=64, sampler=ClassAwareSampler(n_samples=500), seed=0
+    )
+    for _ in range(3):
+        expected = len(loader)
+        batches = list(loader)
+        assert expected == len(batches) == 8  # ceil(500 / 64), not ceil(658 / 64)
+        assert sum(len(X) for X, _ in batches) == 500
+
+
+def test_estimator_epochs_have_the_sampler_size():
+    X, y = _toy()
+    clf = CrossEntropyClassifier(
+        sampler=ClassAwareSampler(n_samples=500), batch_size=64, max_epochs=2,
+        hidden_layer_sizes=(4,), random_state=0,
+    ).fit(X, y)
+    assert clf.history[:, "train_batch_count"] == [8, 8]
+    assert sum(clf.history[-1, "batches", :, "train_batch_size"]) == 500
+
+
+def test_progressive_sampling_continues_across_partial_fit_calls():
+    X, y = _toy(n_per_class=(90, 10))
+    record = SharedList()
+
+    class RecordingProgressive(ProgressiveSampler):
+        def __init__(self, record=None):
+            super().__init__()
+            self.record = record
+
+        def epoch_indices(self, y, *, epoch, generator=None):
+            counts = torch.bincount(y)
+            self.record.append((epoch, self.class_probabilities(counts, epoch=epoch)))
+            return super().epoch_indices(y, epoch=epoch, generator=generator)
+
+    clf = CrossEntropyClassifier(
+        sampler=RecordingProgressive(record=record), max_epochs=3, hidden_layer_sizes=(4,),
+        random_state=0,
+    )
+    clf.partial_fit(X, y)
+    sampler = clf.sampler_
+    clf.partial_fit(X, y)
+    assert clf.sampler_ is sampler
+    # The epoch index comes from the history: 0..5, not 0..2 twice.
+    assert [epoch for epoch, _ in record] == list(range(6))
+    balanced = torch.tensor([0.5, 0.5], dtype=torch.float64)
+    torch.testing.assert_close(record[1][1], torch.tensor([0.7, 0.3], dtype=torch.float64))
+    for _, probabilities in record[2:]:
+        torch.testing.assert_close(probabilities, balanced)

@@ -8,8 +8,8 @@ import torch
 from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 
-from skimbal import CrossEntropyClassifier, TensorBatchLoader, TensorDataset
-from skimbal._data import shard_indices
+from skimbal import CrossEntropyClassifier
+from skimbal._core.data import TensorBatchLoader, TensorDataset, shard_indices
 
 SMALL = dict(max_epochs=3, hidden_layer_sizes=(8,), random_state=0)
 

@@ -17,14 +17,17 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
-from sklearn.utils.validation import validate_data
 from skorch import NeuralNet, NeuralNetClassifier
+from skorch.dataset import get_len
+from skorch.utils import is_dataset
 
 from ..nn import MLP
 from ..sampling import check_sampler
 from . import components
+from .compat import SkorchCompatMixin
 from .data import TensorBatchLoader, TensorDataset
 from .docstrings import substitute_docstring
+from .inputs import dataset_labels, is_skorch_input, validate_features
 from .prediction import PredictionMixin, default_callbacks
 from .random import draw_seed, epoch_seed, seeded_torch
 from .targets import (
@@ -41,7 +44,9 @@ __all__ = ["ImbalancedNetClassifier"]
 
 
 @substitute_docstring
-class ImbalancedNetClassifier(PredictionMixin, TrainingHooksMixin, NeuralNetClassifier):
+class ImbalancedNetClassifier(
+    SkorchCompatMixin, PredictionMixin, TrainingHooksMixin, NeuralNetClassifier
+):
     """Neural network classifier with scikit-learn semantics and class statistics.
 
     The base of every skimbal method, usable on its own with any criterion. With
@@ -159,10 +164,10 @@ class ImbalancedNetClassifier(PredictionMixin, TrainingHooksMixin, NeuralNetClas
     """
 
     _parameter_constraints = {
-        "module": [None, type, HasMethods(["forward"])],
-        "criterion": [type, HasMethods(["forward"])],
+        "module": [None, callable],
+        "criterion": [callable],
         "optimizer": [type, callable],
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "lr": [Interval(numbers.Real, 0, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), Options(int, {-1})],
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
@@ -193,17 +198,18 @@ class ImbalancedNetClassifier(PredictionMixin, TrainingHooksMixin, NeuralNetClas
         lr=1e-3, max_epochs=50, batch_size=128, hidden_layer_sizes=(100,), class_weight=None,
         sampler=None, validation_fraction=None, random_state=None, device="cpu",
         callbacks=None, classes=None, verbose=0, progress_bar=False, warm_start=False,
-        predict_nonlinearity="auto", train_split=None, **kwargs,
+        predict_nonlinearity="auto", train_split=None, iterator_train=TensorBatchLoader,
+        iterator_valid=TensorBatchLoader, dataset=TensorDataset, compile=False,
+        use_caching="auto", torch_load_kwargs=None, **kwargs,
     ):
-        kwargs.setdefault("iterator_train", TensorBatchLoader)
-        kwargs.setdefault("iterator_valid", TensorBatchLoader)
-        kwargs.setdefault("dataset", TensorDataset)
         history = kwargs.get("history")
         super().__init__(
             module, criterion=criterion, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
             batch_size=batch_size, callbacks=callbacks, verbose=verbose, warm_start=warm_start,
             predict_nonlinearity=predict_nonlinearity, device=device, train_split=train_split,
-            classes=classes, **kwargs,
+            classes=classes, iterator_train=iterator_train, iterator_valid=iterator_valid,
+            dataset=dataset, compile=compile, use_caching=use_caching,
+            torch_load_kwargs=torch_load_kwargs, **kwargs,
         )
         for name in ("initialized_", "virtual_params_") + (("history_",) if history is None else ()):
             vars(self).pop(name, None)
@@ -213,19 +219,6 @@ class ImbalancedNetClassifier(PredictionMixin, TrainingHooksMixin, NeuralNetClas
         self.validation_fraction = validation_fraction
         self.random_state = random_state
         self.progress_bar = progress_bar
-
-    def __setattr__(self, name, value):
-        # The parameters module and criterion may hold instances: they are plain
-        # parameters (skorch would register them as extra components and refuse them
-        # in set_params); the trained copies are module_ and criterion_.
-        if name in ("module", "criterion"):
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
-
-    def _get_param_names(self):
-        # skorch lists every attribute not ending in "_"; private state is no parameter.
-        return [name for name in super()._get_param_names() if not name.startswith("_")]
 
     def _validate_params(self):
         """The parameter constraints, and skorch's check of routed arguments.
@@ -244,7 +237,7 @@ class ImbalancedNetClassifier(PredictionMixin, TrainingHooksMixin, NeuralNetClas
 
     # ------------------------------------------------------------ initialisation
     def initialize(self):
-        """Build callbacks, module, criterion and optimizer (with ``device='auto'`` resolved).
+        """Build callbacks, module, criterion and optimizer.
 
         skorch's ``net.initialize()`` without data works when the module's sizes are
         given (``module__*`` or a module instance); ``classes`` then sets the labels.
@@ -252,36 +245,7 @@ class ImbalancedNetClassifier(PredictionMixin, TrainingHooksMixin, NeuralNetClas
         if getattr(self, "label_encoding_", None) is None and self.classes is not None:
             self.label_encoding_ = LabelEncoding.fit(self.classes, name=type(self).__name__)
             self.classes_ = self.label_encoding_.classes
-        with components.resolved_device(self):
-            return super().initialize()
-
-    def set_params(self, **params):
-        with components.resolved_device(self):
-            return super().set_params(**params)
-
-    def load_params(self, *args, **kwargs):
-        with components.resolved_device(self):
-            return super().load_params(*args, **kwargs)
-
-    def __setstate__(self, state):
-        requested = state.get("device")
-        state["device"] = components.resolve_device(requested)
-        super().__setstate__(state)
-        if requested == "auto":
-            vars(self)["device"] = requested
-
-    @property
-    def classes_(self):
-        try:
-            return vars(self)["classes_"]
-        except KeyError:
-            raise AttributeError(
-                f"{type(self).__name__} has no attribute 'classes_' before fit."
-            ) from None
-
-    @classes_.setter
-    def classes_(self, value):
-        vars(self)["classes_"] = value
+        return super().initialize()
 
     def initialize_module(self):
         """Build the module, sized from the data when it accepts the sizes."""
@@ -329,7 +293,8 @@ class ImbalancedNetClassifier(PredictionMixin, TrainingHooksMixin, NeuralNetClas
 
     @property
     def _default_callbacks(self):
-        return default_callbacks(self.progress_bar)
+        # get_params reads this property: an invalid progress_bar must not raise here.
+        return default_callbacks(self.progress_bar is True)
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -386,19 +351,31 @@ class ImbalancedNetClassifier(PredictionMixin, TrainingHooksMixin, NeuralNetClas
 
     def _fit(self, X, y, sample_weight, *, fresh, routing, classes=None, accumulate=False,
              **fit_params):
+        name = type(self).__name__
+        if is_skorch_input(X):
+            if sample_weight is not None:
+                raise ValueError("sample_weight needs array input X, not a dataset or dict.")
+            y = dataset_labels(X, name) if y is None and is_dataset(X) else y
+        else:
+            X = validate_features(self, X, reset=fresh or not hasattr(self, "n_features_in_"))
         if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but y is None.")
-        X = self._validate_X(X, reset=fresh or not hasattr(self, "n_features_in_"))
+            raise ValueError(f"{name} requires y to be passed, but the target y is None.")
         encoding = getattr(self, "label_encoding_", None)
         if fresh or encoding is None:
             encoding = LabelEncoding.fit(
                 y, classes=self.classes if classes is None else classes,
-                allow_multilabel=self.accepts_multilabel, name=type(self).__name__,
+                allow_multilabel=self.accepts_multilabel, name=name,
             )
         y_encoded = encoding.encode(y)
-        if len(y_encoded) != len(X):
-            raise ValueError(f"X has {len(X)} rows but y has {len(y_encoded)}.")
-        sample_weight = check_sample_weight(sample_weight, len(X))
+        if is_dataset(X) and not np.array_equal(encoding.classes, np.arange(len(encoding.classes))):
+            raise ValueError(
+                f"The labels of a dataset must be the encoded classes 0 .. C - 1 (the net "
+                f"trains on them as they are); got classes {encoding.classes.tolist()!r}."
+            )
+        n_rows = get_len(X) if is_skorch_input(X) and not is_dataset(X) else len(X)
+        if len(y_encoded) != n_rows:
+            raise ValueError(f"X has {n_rows} rows but y has {len(y_encoded)}.")
+        sample_weight = check_sample_weight(sample_weight, n_rows)
         self.label_encoding_ = encoding
         self.classes_, self.multilabel_ = encoding.classes, encoding.multilabel
         if encoding.multilabel:
@@ -433,16 +410,7 @@ class ImbalancedNetClassifier(PredictionMixin, TrainingHooksMixin, NeuralNetClas
         return self
 
     def _validate_X(self, X, reset):
-        """Validate X (finite, numeric, dense), cast it to float32, check its width."""
-        if isinstance(X, torch.Tensor):
-            X = X.detach().cpu().numpy()
-        X = validate_data(self, X, reset=reset, dtype=np.float32, allow_nd=True)
-        if self.module is None and X.ndim != 2:
-            raise ValueError(
-                f"The default MLP expects 2-D X of shape (n_samples, n_features); got X of "
-                f"shape {X.shape}. Pass a module for other inputs (images: skimbal.nn.ResNet32)."
-            )
-        return np.ascontiguousarray(X, dtype=np.float32)
+        return validate_features(self, X, reset)
 
     def _split(self, y_encoded):
         """Indices of the training and validation parts (validation None without one)."""
@@ -472,5 +440,6 @@ class ImbalancedNetClassifier(PredictionMixin, TrainingHooksMixin, NeuralNetClas
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.non_deterministic = self.random_state is None
-        tags.classifier_tags.multi_label = self.accepts_multilabel
+        # Samplers draw by class: they need one label per sample.
+        tags.classifier_tags.multi_label = self.accepts_multilabel and self.sampler is None
         return tags

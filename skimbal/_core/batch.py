@@ -81,11 +81,31 @@ def as_target(target):
     return Target(target)
 
 
-class ModelOutput(NamedTuple):
-    """What the module returns for a batch: logits and, when asked for, the embedding."""
+# Default of ModelOutput's embedding: the only argument is an iterable of both fields.
+_UNPACK = object()
 
+
+class _ModelOutputFields(NamedTuple):
     logits: torch.Tensor
     embedding: torch.Tensor
+
+
+class ModelOutput(_ModelOutputFields):
+    """What the module returns for a batch: logits and, when asked for, the embedding.
+
+    skorch moves outputs between devices (``forward(X, device=...)``, cached scoring)
+    by rebuilding a tuple from the iterable of its moved items, ``type(out)(items)``;
+    ``ModelOutput(items)`` therefore unpacks such an iterable.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, logits, embedding=_UNPACK):
+        if embedding is _UNPACK:
+            if isinstance(logits, torch.Tensor):
+                raise TypeError("ModelOutput needs logits and an embedding (or None).")
+            logits, embedding = logits
+        return super().__new__(cls, logits, embedding)
 
 
 def as_model_output(y_pred):

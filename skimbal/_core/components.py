@@ -30,7 +30,7 @@ class DivergenceError(FloatingPointError, SkorchException):
 
 def resolve_device(device):
     """Map ``'auto'`` to ``'cuda'`` when a GPU is available, else ``'cpu'``."""
-    if device == "auto":
+    if isinstance(device, str) and device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
 
@@ -43,11 +43,12 @@ def resolved_device(net):
     resolves to. A device set inside the block (``set_params(device=...)``) stays.
     """
     requested = net.device
-    vars(net)["device"] = resolve_device(requested)
+    resolved = resolve_device(requested)
+    vars(net)["device"] = resolved
     try:
         yield
     finally:
-        if vars(net).get("device") == resolve_device(requested):
+        if vars(net).get("device") is resolved:
             vars(net)["device"] = requested
 
 
@@ -150,13 +151,18 @@ def predict_nonlinearity(net):
 
     ``predict_nonlinearity='auto'``: the sigmoid of every attribute for multi-label
     targets, the identity when the criterion is ``NLLLoss`` (skorch's rule: the
-    module outputs probabilities), else the softmax, whatever the loss on logits.
+    module outputs probabilities) or when the net has several criteria (skorch's
+    rule too), else the softmax, whatever the loss on logits.
     """
     nonlinearity = net.predict_nonlinearity
     if nonlinearity is None:
         return _identity
     if nonlinearity != "auto":
+        if not callable(nonlinearity):
+            raise TypeError("predict_nonlinearity has to be a callable, 'auto' or None")
         return nonlinearity
+    if len(net._criteria) != 1:
+        return _identity  # skorch's rule: with several criteria, no guess
     if getattr(net, "multilabel_", False):
         return torch.sigmoid
     if isinstance(getattr(net, "criterion_", None), torch.nn.NLLLoss):

@@ -10,12 +10,12 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog, ProgressBar
-from skorch.utils import is_dataset
 from skorch.utils import to_numpy
 
 from . import components
 from .batch import as_model_output, as_target
 from .data import TensorDataset
+from .inputs import is_skorch_input, skorch_dataset
 
 __all__ = ["PredictionMixin", "batch_labels", "default_callbacks", "mean_balanced_accuracy"]
 
@@ -63,25 +63,38 @@ def default_callbacks(progress_bar=False):
 
 
 class PredictionMixin:
-    """``decision_function``, ``predict_proba`` and ``predict`` in the original labels."""
+    """``decision_function``, ``predict_proba`` and ``predict`` in the original labels.
+
+    Every prediction runs skorch's ``forward_iter`` and turns each batch's output
+    into decision scores with :meth:`batch_scores`, the one hook a method overrides
+    when it decides from something else than the raw logits.
+    """
 
     def _forward_dataset(self, X):
         """A dataset of ``X`` for the forward pass (arrays validated, datasets as they are)."""
-        if is_dataset(X):
-            return X
+        if is_skorch_input(X):
+            return skorch_dataset(X)
         X = self._validate_X(X, reset=False)
         return TensorDataset(torch.as_tensor(X, device=self._device()))
 
-    def decision_scores(self, X):
-        """The scores ``predict`` takes the argmax of (a tensor on the device).
+    def batch_scores(self, output):
+        """Decision scores of one batch from the module's output (a :class:`ModelOutput`).
 
-        The logits of the module; methods that decide differently (post-hoc logit
-        adjustment, cosine heads) override this.
+        The logits; methods that decide from something else (post-hoc logit
+        adjustment, scaled cosines) override this.
         """
+        return output.logits
+
+    def _scores_per_batch(self, X):
         self.check_is_fitted()
         with torch.no_grad():
-            output = self.forward(self._forward_dataset(X), device=self._device())
-        return as_model_output(output).logits
+            for output in self.forward_iter(self._forward_dataset(X), training=False,
+                                            device=self._device()):
+                yield self.batch_scores(as_model_output(output))
+
+    def decision_scores(self, X):
+        """The decision scores of ``X`` as one tensor on the device."""
+        return torch.cat(list(self._scores_per_batch(X)))
 
     def decision_function(self, X):
         """The decision scores.
@@ -104,6 +117,8 @@ class PredictionMixin:
     def predict_proba(self, X):
         """Class probabilities (of the high value of each attribute for multi-label ``y``).
 
+        ``predict_nonlinearity`` of the decision scores, batch by batch.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), or a torch dataset
@@ -113,8 +128,9 @@ class PredictionMixin:
         proba : ndarray of shape (n_samples, n_classes) or (n_samples, n_attributes)
             Columns in the order of ``classes_``; rows of a multi-class target sum to 1.
         """
-        proba = to_numpy(components.predict_nonlinearity(self)(self.decision_scores(X)))
-        if not np.all(np.isfinite(proba)):
+        nonlinearity = components.predict_nonlinearity(self)
+        proba = np.concatenate([to_numpy(nonlinearity(s)) for s in self._scores_per_batch(X)])
+        if np.issubdtype(proba.dtype, np.floating) and not np.all(np.isfinite(proba)):
             raise components.DivergenceError(
                 "The network's outputs are not finite numbers; the fit diverged or X holds "
                 "values far outside the training range."
@@ -123,10 +139,10 @@ class PredictionMixin:
 
     def predict_encoded(self, X):
         """Predictions as encoded labels (indices, or a 0/1 matrix for multi-label ``y``)."""
-        scores = self.decision_scores(X)
+        proba = self.predict_proba(X)
         if getattr(self, "multilabel_", False):
-            return to_numpy(scores > 0).astype(np.int64)
-        return to_numpy(scores.argmax(1))
+            return (proba > 0.5).astype(np.int64)
+        return proba.argmax(axis=1)
 
     def predict(self, X):
         """Predicted labels, in the original label type.

@@ -17,6 +17,7 @@ from skorch.utils import is_dataset
 from . import components
 from .batch import as_model_output, as_target
 from .data import TensorBatchLoader, TensorDataset
+from .inputs import is_skorch_input, skorch_dataset
 from .random import epoch_seed
 from .reduction import sample_weighted_loss
 
@@ -53,6 +54,8 @@ class TrainingHooksMixin:
         """
         if is_dataset(X):
             return X
+        if is_skorch_input(X) and self.dataset is TensorDataset:
+            return skorch_dataset(X, y)
         if self.dataset is not TensorDataset or self.get_params_for("dataset"):
             return super().get_dataset(X, y)
         device = self._device()
@@ -117,9 +120,9 @@ class TrainingHooksMixin:
         """
         X, target = unpack_data(batch)
         for _, callback in self.callbacks_:
-            transform = getattr(callback, "transform_batch", None)
-            if transform is not None:
-                X, target = transform(self, X, target)
+            # A method of the callback's class (a mock object has every attribute).
+            if callable(getattr(type(callback), "transform_batch", None)):
+                X, target = callback.transform_batch(self, X, target)
         return super().train_step_single((X, target), **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):

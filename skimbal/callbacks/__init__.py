@@ -14,17 +14,18 @@ One module per method family, as in :mod:`skimbal.losses` and :mod:`skimbal.meth
 - ``_crl``: :class:`CRLStatistics`;
 - ``_lmle``: :class:`PeriodicReclustering`;
 - ``_bbn``: :class:`CumulativeLearning`;
-- ``_learned_rebalancing``: :class:`MetaSamplerUpdate`, :class:`MetaReweighting`,
-  :class:`MinorityAugmentation`.
+- ``_meta_learning``: :class:`MetaSamplerUpdate`, :class:`MetaReweighting`;
+- ``_minority_augmentation``: :class:`MinorityAugmentation`.
 """
 
 from ._bbn import CumulativeLearning
 from ._crl import CRLStatistics
 from ._deferred_reweighting import DeferredReweighting
 from ._large_margin_softmax import LargeMarginAnnealing
-from ._learned_rebalancing import MetaReweighting, MetaSamplerUpdate, MinorityAugmentation
 from ._lmle import PeriodicReclustering
 from ._lr_schedule import WarmupMultiStepLR, warmup_multistep_factor
+from ._meta_learning import MetaReweighting, MetaSamplerUpdate
+from ._minority_augmentation import MinorityAugmentation
 from ._schedule import EpochSchedule, deferred_switch_epoch
 
 __all__ = [

@@ -99,9 +99,11 @@ class DeferredReweighting(EpochSchedule):
         self.switch_epoch_ = self.epoch_of(self.start, net)
 
     def apply(self, net, epoch):
-        criterion = net.criterion_
-        if epoch < self.switch_epoch_:
-            criterion.weight = torch.ones_like(criterion.weight)
-        else:
-            weight = effective_number_weights(net.class_counts_, beta=self.beta)
-            criterion.weight = weight.to(criterion.weight.device)
+        # In place: the tensor stays the same object, so a captured CUDA graph
+        # (skimbal.gpu) reads the new weights without being captured again.
+        weight = net.criterion_.weight
+        with torch.no_grad():
+            if epoch < self.switch_epoch_:
+                weight.fill_(1.0)
+            else:
+                weight.copy_(effective_number_weights(net.class_counts_, beta=self.beta))

@@ -3,31 +3,43 @@
 import numbers
 import time
 
-from skorch.callbacks import Callback
+from sklearn.utils._param_validation import Interval
+
+from .._core.schedule import current_epoch
+from ._schedule import EpochSchedule
 
 __all__ = ["PeriodicReclustering"]
 
 
-class PeriodicReclustering(Callback):
+class PeriodicReclustering(EpochSchedule):
     """Re-cluster the training embeddings every few epochs and once at the end.
 
-    LMLE mines its quintuplets with cluster memberships that are recomputed
-    by per-class k-means on the current embedding from time to time (Huang et
-    al., CVPR 2016, Sec. 3.2: every 5,000 iterations). This callback asks the
-    net to do it at the start of epochs ``0, every, 2 * every, ...`` of each
-    ``fit`` and a last time when training ends, so that prediction uses
-    clusters of the final embedding.
+    LMLE mines its quintuplets with cluster memberships that are recomputed by
+    per-class k-means on the current embedding from time to time (Huang et al.,
+    CVPR 2016, Sec. 3.2: every 5,000 iterations). This schedule asks the net to
+    re-cluster the rows of its training split at the start of the history epochs
+    ``0, every, 2 * every, ...`` and a last time when training ends, so that
+    prediction uses clusters of the final embedding. The epoch is read from the
+    history, so ``partial_fit``, ``warm_start`` and a run resumed from a
+    checkpoint keep the rhythm.
 
-    The net must have a method ``recluster(dataset)`` that clusters the rows
-    of the training dataset and returns their cluster ids (see
-    :class:`skimbal.LMLEClassifier`); when the training dataset has an
-    attribute ``cluster_ids`` the callback stores them there, where the batches
-    pick them up. The time spent is recorded in the history as
-    ``recluster_dur`` (and is part of the epoch's ``dur``).
+    The cluster ids of the training rows go to the training dataset's extras
+    (``dataset_train.extras['cluster_ids']``), which every batch carries in its
+    :class:`~skimbal._core.batch.Target`. At the first epoch of a fit call that is
+    not a re-clustering epoch the net assigns the rows to the stored clusters
+    (the ids the clusters were made with when the rows are the same, as after
+    resuming from a checkpoint; else the nearest centre of their class).
+
+    The net provides ``recluster(dataset, epoch)``, which clusters the rows of a
+    dataset and returns their ids, and ``assign_clusters(dataset)``, which returns
+    the ids under the stored clusters or None when there are none (see
+    :class:`skimbal.LMLEClassifier`). The time spent re-clustering is recorded in
+    the history as ``recluster_dur`` (0 for the other epochs; it is part of the
+    epoch's ``dur``). No reference to the data is kept between epochs.
 
     Parameters
     ----------
-    every : int, default=5
+    every : int >= 1, default=5
         Epochs between two re-clusterings.
 
     Examples
@@ -38,37 +50,42 @@ class PeriodicReclustering(Callback):
     [True, False, False, True, False]
     """
 
+    _parameter_constraints = {"every": [Interval(numbers.Integral, 1, None, closed="left")]}
+
     def __init__(self, every=5):
         self.every = every
 
-    def initialize(self):
-        every = self.every
-        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}.")
-        self.epochs_done_ = 0
-        return self
-
     def reclusters_at(self, epoch):
-        """Whether epoch ``epoch`` (0-based, counted within one fit) re-clusters."""
+        """Whether history epoch ``epoch`` (0-based) starts with a re-clustering."""
         return epoch % self.every == 0
 
-    def _recluster(self, net, dataset):
-        start = time.perf_counter()
-        cluster_ids = net.recluster(dataset)
-        if hasattr(dataset, "cluster_ids"):
-            dataset.cluster_ids = cluster_ids
-        return time.perf_counter() - start
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        self.apply(net, current_epoch(net), dataset_train)
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.epochs_done_ = 0
-
-    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+    def apply(self, net, epoch, dataset_train=None):
+        """Re-cluster (or restore the clusters of) ``dataset_train`` at ``epoch``."""
+        if dataset_train is None:
+            return
+        extras = getattr(dataset_train, "extras", None)
+        if extras is None:
+            raise ValueError(
+                "PeriodicReclustering serves cluster ids through skimbal's TensorDataset; "
+                f"the training dataset is a {type(dataset_train).__name__}."
+            )
         duration = 0.0
-        if self.reclusters_at(self.epochs_done_):
-            duration = self._recluster(net, dataset_train)
+        reclusters = self.reclusters_at(epoch)
+        if not reclusters and "cluster_ids" not in extras:
+            cluster_ids = net.assign_clusters(dataset_train)
+            if cluster_ids is None:  # nothing stored yet: cluster now
+                reclusters = True
+            else:
+                extras["cluster_ids"] = cluster_ids
+        if reclusters:
+            start = time.perf_counter()
+            extras["cluster_ids"] = net.recluster(dataset_train, epoch)
+            duration = time.perf_counter() - start
         net.history.record("recluster_dur", duration)
-        self.epochs_done_ += 1
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        train = getattr(X, "train", X)
-        self._recluster(net, train)
+        dataset_train, _ = net.get_split_datasets(X, y)
+        net.recluster(dataset_train, len(net.history))

@@ -10,8 +10,8 @@ length (``net.max_epochs_``).
 
 import numbers
 
-from skorch.callbacks import Callback
 from sklearn.utils._param_validation import Interval
+from skorch.callbacks import Callback
 
 from .._core.schedule import current_epoch, planned_epochs, resolve_epoch
 from .._core.validation import validate_constraints

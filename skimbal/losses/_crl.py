@@ -8,19 +8,22 @@ Every batch is profiled anew: the minority classes of each labelling task (the
 single multi-class label, or every binary attribute of a multi-label target)
 are found by ``rho``; every sample of a minority class anchors ``kappa`` hard
 positives and ``kappa`` hard negatives, mined on the predicted scores (class
-level) or on the embedding (instance level); one of three criteria pulls the
-positives in and pushes the negatives out. The whole batch is mined at once
-with masked ``topk`` calls; there is no Python loop over samples, classes or
-attributes.
+level) or on the embedding (instance level) (:mod:`._hard_mining`); one of three
+criteria pulls the positives in and pushes the negatives out. The training
+objective of the method, ``alpha * CRL + (1 - alpha) * data loss``, is
+:class:`CRLCriterion`.
 """
-
-from collections import namedtuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._core.reduction import sample_weighted_loss
+from ._base import check_real
+from ._hard_mining import HardMining, mine_hard_examples, minority_class_mask
+
 __all__ = [
+    "CRLCriterion",
     "ClassRectificationLoss",
     "HardMining",
     "histogram_loss",
@@ -28,131 +31,10 @@ __all__ = [
     "minority_class_mask",
 ]
 
-HardMining = namedtuple(
-    "HardMining",
-    ["anchor", "task", "label", "positive", "negative", "positive_valid", "negative_valid"],
-)
-HardMining.__doc__ = """The hard examples mined in one batch.
-
-One row per anchor ``r``: sample ``anchor[r]`` of minority class ``label[r]``
-of task ``task[r]``; ``positive[r]`` and ``negative[r]`` (shape (n_anchors,
-kappa)) hold its hard positives and negatives, ``positive_valid`` and
-``negative_valid`` say which of those slots hold a real example (a class with
-fewer than ``kappa + 1`` samples has fewer than ``kappa`` positives)."""
-
 _CRITERIA = ("relative", "absolute", "distribution")
 _LEVELS = ("class", "instance")
 _CLASS_DISTANCES = ("signed", "absolute")
 _EPS = 1e-12
-
-
-def minority_class_mask(counts, rho=0.5):
-    """Minority classes of a batch from its per-class counts.
-
-    The classes present in the batch (count > 0) are sorted by increasing count
-    (ties by class index); the minority set is the longest prefix of that order
-    whose counts sum to at most ``rho * batch_size``, where the batch size is the
-    sum of the counts (Dong et al. 2019, Sec. 3.1).
-
-    Parameters
-    ----------
-    counts : torch.Tensor of shape (n_classes,) or (n_tasks, n_classes)
-        Samples of each class in the batch, per task (row) for several tasks.
-    rho : float in [0, 1], default=0.5
-        Largest fraction of the batch the minority classes may hold together.
-
-    Returns
-    -------
-    mask : torch.BoolTensor of the shape of ``counts``
-        True for the minority classes.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skimbal.losses import minority_class_mask
-    >>> minority_class_mask(torch.tensor([10, 2, 3, 0, 5]), rho=0.5)
-    tensor([False,  True,  True, False,  True])
-    """
-    counts = torch.as_tensor(counts)
-    squeeze = counts.ndim == 1
-    counts = counts.reshape(-1, counts.shape[-1]).long()
-    present = counts > 0
-    # Absent classes sort last; stable sort keeps ties in class order.
-    key = torch.where(present, counts, counts.new_tensor(torch.iinfo(torch.int64).max))
-    order = torch.sort(key, dim=1, stable=True).indices
-    sorted_counts = counts.gather(1, order)
-    budget = rho * counts.sum(1, keepdim=True)
-    in_prefix = (sorted_counts.cumsum(1) <= budget) & present.gather(1, order)
-    # A prefix: once a class is out, every larger class is out.
-    in_prefix = in_prefix.long().cumprod(1).bool()
-    mask = torch.zeros_like(present).scatter(1, order, in_prefix)
-    return mask[0] if squeeze else mask
-
-
-def _masked_topk(values, candidates, k, largest):
-    """Indices of the ``k`` largest (or smallest) candidate values per row."""
-    k = min(k, values.shape[1])
-    fill = float("-inf") if largest else float("inf")
-    index = values.masked_fill(~candidates, fill).topk(k, dim=1, largest=largest).indices
-    return index, candidates.gather(1, index)
-
-
-def mine_hard_examples(target_onehot, rho=0.5, kappa=3, *, scores=None, distances=None):
-    """Profile the batch and mine hard positives and negatives for every anchor.
-
-    Parameters
-    ----------
-    target_onehot : torch.BoolTensor of shape (n_samples, n_tasks, n_classes)
-        One-hot targets of every task (one task for a multi-class label; one
-        binary task per attribute for multi-label targets).
-    rho : float, default=0.5
-        Minority profiling threshold, see :func:`minority_class_mask`.
-    kappa : int, default=3
-        Hard positives and hard negatives kept per anchor.
-    scores : torch.Tensor of shape (n_samples, n_tasks, n_classes), default=None
-        Class-level mining: the predicted score of every sample for every class.
-        Hard positives of an anchor of class ``c`` are the other samples of ``c``
-        with the lowest score for ``c``; hard negatives are samples of other
-        classes with the highest score for ``c``.
-    distances : torch.Tensor of shape (n_samples, n_samples), default=None
-        Instance-level mining: pairwise embedding distances. Hard positives are
-        the farthest samples of the anchor's class, hard negatives the nearest
-        samples of other classes. Exactly one of ``scores`` and ``distances``.
-
-    Returns
-    -------
-    mining : HardMining
-        The anchors and their mined examples.
-    n_minority : torch.Tensor
-        Number of minority classes over all tasks.
-    n_skipped : torch.Tensor
-        Minority classes with a single sample in the batch, which cannot anchor
-        a pair and are skipped.
-    """
-    if (scores is None) == (distances is None):
-        raise ValueError("Pass exactly one of scores (class level) and distances (instance level).")
-    n_samples = target_onehot.shape[0]
-    counts = target_onehot.sum(0)
-    minority = minority_class_mask(counts, rho)
-    skipped = minority & (counts < 2)
-    anchor_classes = minority & (counts >= 2)
-    anchor, task, label = torch.nonzero(target_onehot & anchor_classes, as_tuple=True)
-    # members[r, j]: sample j has the anchor's class (in the anchor's task).
-    members = target_onehot.permute(1, 2, 0)[task, label]
-    samples = torch.arange(n_samples, device=members.device)
-    positive_candidates = members & (samples != anchor[:, None])
-    if scores is not None:
-        values = scores.detach().permute(1, 2, 0)[task, label]
-        positive, positive_valid = _masked_topk(values, positive_candidates, kappa, largest=False)
-        negative, negative_valid = _masked_topk(values, ~members, kappa, largest=True)
-    else:
-        values = distances.detach()[anchor]
-        positive, positive_valid = _masked_topk(values, positive_candidates, kappa, largest=True)
-        negative, negative_valid = _masked_topk(values, ~members, kappa, largest=False)
-    mining = HardMining(
-        anchor, task, label, positive, negative, positive_valid, negative_valid
-    )
-    return mining, minority.sum(), skipped.sum()
 
 
 def _soft_histograms(values, group, n_groups, n_bins, lower, upper):
@@ -328,25 +210,20 @@ class ClassRectificationLoss(nn.Module):
     def __init__(self, rho=0.5, kappa=3, criterion_type="relative", level="class", margin=0.5,
                  n_bins=25, class_distance="signed", normalize_embedding=True):
         super().__init__()
-        if criterion_type not in _CRITERIA:
-            raise ValueError(f"criterion_type must be one of {_CRITERIA}, got {criterion_type!r}.")
-        if level not in _LEVELS:
-            raise ValueError(f"level must be one of {_LEVELS}, got {level!r}.")
-        if not 0 < rho <= 1:
-            raise ValueError(f"rho must be in (0, 1], got {rho!r}.")
+        for name, value, options in (("criterion_type", criterion_type, _CRITERIA),
+                                     ("level", level, _LEVELS),
+                                     ("class_distance", class_distance, _CLASS_DISTANCES)):
+            if value not in options:
+                raise ValueError(f"{name} must be one of {options}, got {value!r}.")
+        self.rho = check_real(rho, "rho", low=0, high=1, low_open=True)
         if int(kappa) != kappa or kappa < 1:
             raise ValueError(f"kappa must be a positive integer, got {kappa!r}.")
         if n_bins < 2:
             raise ValueError(f"n_bins must be at least 2, got {n_bins!r}.")
-        self.rho = rho
         self.kappa = int(kappa)
         self.criterion_type = criterion_type
         self.level = level
         self.margin = margin
-        if class_distance not in _CLASS_DISTANCES:
-            raise ValueError(
-                f"class_distance must be one of {_CLASS_DISTANCES}, got {class_distance!r}."
-            )
         self.n_bins = n_bins
         self.class_distance = class_distance
         self.normalize_embedding = normalize_embedding
@@ -438,3 +315,80 @@ class ClassRectificationLoss(nn.Module):
 def _masked_mean(values, mask, zero):
     """Mean of ``values`` where ``mask``; ``zero`` (keeps the graph) when empty."""
     return (values * mask).sum() / mask.sum().clamp_min(1) + zero
+
+
+class CRLCriterion(nn.Module):
+    r"""The training objective of CRL: ``alpha * CRL + (1 - alpha) * data loss``.
+
+    .. math:: L = \alpha\, L_{crl} + (1 - \alpha)\, L_{data}
+
+    (Dong et al. 2019, Eq. 11). The data loss is the cross-entropy of the logits
+    (:class:`torch.nn.CrossEntropyLoss` for class indices,
+    :class:`skimbal.losses.AttributeBCELoss` for a 0/1 matrix of attributes), with
+    its own class weights; per-sample weights weight it with
+    :func:`skimbal._core.reduction.sample_weighted_loss`. The class rectification
+    term works on the mined examples of the batch and takes no weights.
+
+    Parameters
+    ----------
+    data_loss : torch.nn.Module
+        Loss on ``(logits, target)`` with PyTorch's ``reduction`` convention.
+    rectification : ClassRectificationLoss
+        The CRL term.
+    alpha : float in [0, 1], default=0.1
+        Weight of the CRL term; at 0 the term is not evaluated at all.
+
+    Attributes
+    ----------
+    mining_counts_ : torch.LongTensor of shape (3,)
+        Of the last call: mined triplets, minority classes and skipped minority
+        classes (:class:`ClassRectificationLoss`), all 0 when the term was not
+        evaluated. It stays on the device.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skimbal.losses import ClassRectificationLoss
+    >>> from skimbal.losses._crl import CRLCriterion
+    >>> logits = torch.tensor([[2.0, 0.0], [1.5, 0.0], [0.0, 1.0], [0.5, 0.0]])
+    >>> target = torch.tensor([0, 0, 1, 1])
+    >>> criterion = CRLCriterion(torch.nn.CrossEntropyLoss(), ClassRectificationLoss(kappa=1),
+    ...                          alpha=0.5)
+    >>> round(criterion(logits, target).item(), 4), criterion.mining_counts_.tolist()
+    (0.3386, [2, 1, 0])
+    """
+
+    def __init__(self, data_loss, rectification, alpha=0.1):
+        super().__init__()
+        self.data_loss = data_loss
+        self.rectification = rectification
+        self.alpha = check_real(alpha, "alpha", low=0.0, high=1.0)
+        self.mining_counts_ = torch.zeros(3, dtype=torch.long)
+
+    def forward(self, logits, target, embedding=None, sample_weight=None):
+        """The objective of one batch.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n_samples, n_outputs)
+        target : torch.LongTensor of shape (n_samples,) or (n_samples, n_outputs)
+        embedding : torch.Tensor of shape (n_samples, n_embedding), default=None
+            Needed by the instance level of the CRL term.
+        sample_weight : torch.Tensor of shape (n_samples,), default=None
+            Weights of the data loss.
+
+        Returns
+        -------
+        loss : torch.Tensor (scalar)
+        """
+        if sample_weight is None:
+            data = self.data_loss(logits, target)
+        else:
+            data = sample_weighted_loss(self.data_loss, logits, target, sample_weight)
+        if self.alpha == 0:
+            self.mining_counts_ = torch.zeros(3, dtype=torch.long, device=logits.device)
+            return data
+        crl = self.rectification(logits, target, embedding)
+        term = self.rectification
+        self.mining_counts_ = torch.stack([term.n_triplets_, term.n_minority_, term.n_skipped_])
+        return self.alpha * crl + (1.0 - self.alpha) * data

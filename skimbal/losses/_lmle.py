@@ -1,11 +1,30 @@
-"""Quintuplet loss of Large Margin Local Embedding (LMLE)."""
+"""Large Margin Local Embedding (LMLE): the quintuplet loss, the objective and the clusters.
+
+Huang, Li, Loy and Tang, "Learning Deep Representation for Imbalanced
+Classification", CVPR 2016. :class:`QuintupletLoss` is the triple-header hinge
+loss of Eq. 2; :class:`LMLECriterion` the training objective (the quintuplet loss
+per labelling task, with class and sample weights, plus an optional
+cross-entropy); :class:`EmbeddingClusters` the per-class clusters of the
+embedding that the quintuplets are mined with, kept as buffers.
+"""
 
 from collections import namedtuple
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-__all__ = ["QuintupletLoss", "Quintuplets", "quintuplet_selection", "squared_distances"]
+from .._core.reduction import class_weight_of, weighted_mean
+from ._base import check_real
+
+__all__ = [
+    "EmbeddingClusters",
+    "LMLECriterion",
+    "QuintupletLoss",
+    "Quintuplets",
+    "quintuplet_selection",
+    "squared_distances",
+]
 
 Quintuplets = namedtuple(
     "Quintuplets", ["cluster_farthest", "class_nearest", "class_farthest", "negative"]
@@ -170,3 +189,200 @@ class QuintupletLoss(nn.Module):
         )
         has_term = terms[0][1] | terms[1][1] | terms[2][1]
         return per_anchor, has_term
+
+
+class LMLECriterion(nn.Module):
+    r"""The training objective of LMLE: the weighted quintuplet loss plus cross-entropy.
+
+    .. math::
+
+        L = \frac{1}{T} \sum_t \frac{\sum_a w_{at}\, \ell_t(a)}{\sum_a w_{at}}
+            + \lambda_{ce} L_{data}, \qquad
+        w_{at} = c_{t, y_{at}}\, s_a\, [a \text{ has a term in task } t],
+
+    over the ``T`` labelling tasks (one for class indices, one per attribute of a
+    0/1 matrix), with ``l_t`` the quintuplet loss of task ``t``
+    (``embedding_loss.anchor_losses``), ``c`` the class weights and ``s`` the
+    sample weights. ``L_data`` is the cross-entropy of the logits (the binary
+    cross-entropy of every attribute for a 0/1 matrix), weighted the same way.
+    Every weighted mean is :func:`skimbal._core.reduction.weighted_mean`.
+
+    Parameters
+    ----------
+    embedding_loss : QuintupletLoss
+        Any loss with ``anchor_losses(embeddings, labels, cluster_ids)`` returning
+        the loss of every anchor and whether it has a term.
+    ce_weight : float >= 0, default=0.0
+        ``lambda_ce``; at 0 the logits are not used.
+    weight : tensor of shape (n_classes,) or (n_attributes, 2), default=None
+        Class weights, stored as the buffer ``weight``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skimbal.losses import QuintupletLoss
+    >>> from skimbal.losses._lmle import LMLECriterion
+    >>> z = torch.tensor([[0.0], [0.1], [0.5], [0.7], [2.0], [2.1]])
+    >>> labels, clusters = torch.tensor([0, 0, 0, 0, 1, 1]), torch.tensor([0, 0, 1, 1, 2, 2])
+    >>> quintuplet = QuintupletLoss(margins=(0.05, 0.1, 2.0))
+    >>> criterion = LMLECriterion(quintuplet)
+    >>> round(criterion(z, labels, clusters).item(), 4)  # no weights: the loss's mean
+    0.1967
+    >>> bool(torch.isclose(criterion(z, labels, clusters), quintuplet(z, labels, clusters)))
+    True
+    """
+
+    def __init__(self, embedding_loss, ce_weight=0.0, weight=None):
+        super().__init__()
+        self.embedding_loss = embedding_loss
+        self.ce_weight = check_real(ce_weight, "ce_weight", low=0.0)
+        self.register_buffer("weight", None if weight is None else torch.as_tensor(weight).float())
+
+    def forward(self, embedding, target, cluster_ids, logits=None, sample_weight=None):
+        """The objective of one batch.
+
+        Parameters
+        ----------
+        embedding : torch.Tensor of shape (n_samples, n_embedding)
+        target : torch.LongTensor of shape (n_samples,) or (n_samples, n_tasks)
+        cluster_ids : torch.LongTensor of the shape of ``target``
+            Cluster of every sample in every task.
+        logits : torch.Tensor of shape (n_samples, n_outputs), default=None
+            Needed when ``ce_weight > 0``.
+        sample_weight : torch.Tensor of shape (n_samples,), default=None
+
+        Returns
+        -------
+        loss : torch.Tensor (scalar)
+        """
+        n = len(target)
+        labels, clusters = target.reshape(n, -1), cluster_ids.reshape(n, -1)
+        class_weight = class_weight_of(self.weight, target)
+        if class_weight is not None:
+            class_weight = class_weight.reshape(n, -1)
+        terms = []
+        for task in range(labels.shape[1]):
+            losses, has_term = self.embedding_loss.anchor_losses(
+                embedding, labels[:, task], clusters[:, task]
+            )
+            weight = has_term.to(losses.dtype)
+            if class_weight is not None:
+                weight = weight * class_weight[:, task]
+            if sample_weight is not None:
+                weight = weight * sample_weight
+            terms.append(weighted_mean(losses, weight))
+        loss = torch.stack(terms).mean()
+        if self.ce_weight:
+            loss = loss + self.ce_weight * self._data_term(logits, target, sample_weight)
+        return loss
+
+    def _data_term(self, logits, target, sample_weight):
+        if logits is None:
+            raise ValueError("ce_weight > 0 needs the logits of the batch.")
+        if target.ndim == 1:
+            losses = F.cross_entropy(logits, target, reduction="none")
+        else:
+            losses = F.binary_cross_entropy_with_logits(
+                logits, target.to(logits.dtype), reduction="none"
+            )
+        weight = class_weight_of(self.weight, target)
+        if sample_weight is not None:
+            sample_weight = sample_weight.reshape((-1,) + (1,) * (losses.ndim - 1))
+            weight = sample_weight if weight is None else weight * sample_weight
+        return weighted_mean(losses, weight)
+
+
+class EmbeddingClusters(nn.Module):
+    """Per-class clusters of an embedding, kept as buffers.
+
+    LMLE mines its quintuplets with cluster memberships that stay fixed between
+    two re-clusterings. Held as buffers of a module, they are saved with the
+    module's state (skorch's ``Checkpoint``) and restored with it
+    (``LoadInitState``); buffers of another shape are resized on loading. The
+    clusters of all tasks are numbered together: centre ``k`` belongs to task
+    ``center_tasks[k]`` (0 for class indices, the attribute for a 0/1 matrix) and
+    to its class (value) ``center_labels[k]``.
+
+    Attributes
+    ----------
+    centers : torch.Tensor of float64, shape (n_centers, n_embedding)
+    center_labels, center_tasks : torch.LongTensor of shape (n_centers,)
+    row_clusters : torch.LongTensor of shape (n_rows, n_tasks)
+        The centre of every row the clusters were made for (or last assigned).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skimbal.losses._lmle import EmbeddingClusters
+    >>> clusters = EmbeddingClusters()
+    >>> clusters.store(torch.tensor([[0.0], [1.0], [5.0]]), torch.tensor([0, 0, 1]),
+    ...                torch.tensor([0, 0, 0]), torch.tensor([[0], [1], [2]]))
+    >>> clusters.assign(torch.tensor([[0.9], [0.9]]), torch.tensor([0, 1])).tolist()
+    [1, 2]
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("centers", torch.zeros(0, 0, dtype=torch.float64))
+        self.register_buffer("center_labels", torch.zeros(0, dtype=torch.long))
+        self.register_buffer("center_tasks", torch.zeros(0, dtype=torch.long))
+        self.register_buffer("row_clusters", torch.zeros(0, 0, dtype=torch.long))
+
+    @property
+    def empty(self):
+        """Whether no clusters are stored."""
+        return len(self.center_labels) == 0
+
+    def store(self, centers, center_labels, center_tasks, row_clusters):
+        """Replace the clusters (tensors or arrays; moved to the buffers' device)."""
+        device = self.centers.device
+        self.centers = torch.as_tensor(centers, dtype=torch.float64).to(device)
+        self.center_labels = torch.as_tensor(center_labels, dtype=torch.long).to(device)
+        self.center_tasks = torch.as_tensor(center_tasks, dtype=torch.long).to(device)
+        self.set_rows(row_clusters)
+
+    def set_rows(self, row_clusters):
+        """Replace the cluster of every row, shape (n_rows,) or (n_rows, n_tasks)."""
+        rows = torch.as_tensor(row_clusters, dtype=torch.long).to(self.centers.device)
+        self.row_clusters = rows[:, None] if rows.ndim == 1 else rows
+
+    def holds_rows(self, target):
+        """Whether ``row_clusters`` are those of rows with the labels ``target``."""
+        labels = target.reshape(len(target), -1).to(self.center_labels.device)
+        rows = self.row_clusters
+        if self.empty or rows.shape != labels.shape:
+            return False
+        return bool((self.center_labels[rows] == labels).all())
+
+    def assign(self, embedding, target):
+        """The nearest centre of its own class, in every task, of every row.
+
+        Parameters
+        ----------
+        embedding : torch.Tensor of shape (n_samples, n_embedding)
+        target : torch.LongTensor of shape (n_samples,) or (n_samples, n_tasks)
+
+        Returns
+        -------
+        cluster_ids : torch.LongTensor of the shape of ``target``
+            Indices into ``centers``; ``target`` itself (one cluster per class)
+            when no clusters are stored.
+        """
+        if self.empty:
+            return target
+        labels = target.reshape(len(target), -1)
+        tasks = torch.arange(labels.shape[1], device=labels.device)
+        own = (self.center_tasks == tasks[:, None])[None] & (
+            self.center_labels[None, None, :] == labels[:, :, None]
+        )
+        distances = torch.cdist(embedding.float(), self.centers.to(embedding.device).float())
+        distances = distances[:, None, :].masked_fill(~own, torch.inf)
+        return distances.argmin(dim=2).reshape(target.shape)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # The number of centres (and of rows) changes from one clustering to the next.
+        for name, buffer in self._buffers.items():
+            value = state_dict.get(prefix + name)
+            if isinstance(value, torch.Tensor) and value.shape != buffer.shape:
+                self._buffers[name] = buffer.new_empty(value.shape)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

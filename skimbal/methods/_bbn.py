@@ -1,106 +1,30 @@
-"""BBN: bilateral-branch network with cumulative learning (Zhou et al., CVPR 2020)."""
+"""BBN: bilateral-branch network with cumulative learning (Zhou et al., CVPR 2020).
+
+The estimator wires three parts together: the two-branch module
+(:class:`skimbal.nn.BilateralBranchNetwork`), the paired batches of a uniform
+and a reversed sampler (:class:`skimbal.sampling.BilateralBatchLoader`) and the
+schedule of the mixing weight (:class:`skimbal.callbacks.CumulativeLearning`).
+"""
 
 import copy
-import numbers
 
 import torch
-from skorch import NeuralNet
+from sklearn.utils._param_validation import HasMethods
+from skorch.dataset import unpack_data
 
-from ._base import ImbalancedNetClassifier
-from ._data import TensorDataset
-from .nn import BilateralBranchNetwork
-from .sampling import ReversedSampler, check_sampler
+from .._core.base import ImbalancedNetClassifier
+from .._core.batch import Target, as_target
+from .._core.docstrings import substitute_docstring
+from .._core.training import TrainingHooksMixin
+from ..callbacks import CumulativeLearning, MetaReweighting
+from ..nn import BilateralBranchNetwork
+from ..sampling import BilateralBatchLoader, ReversedSampler, check_sampler
+from ..sampling._bilateral import pair_target
 
-__all__ = ["BBNClassifier", "BilateralBatchLoader", "cumulative_learning_alpha"]
-
-
-def cumulative_learning_alpha(epoch, max_epochs):
-    """Weight of the conventional branch in epoch ``epoch``: ``1 - (T / T_max)^2``.
-
-    The parabolic decay of BBN (Zhou et al. 2020, Sec. 4.3), with ``T = epoch``
-    counted from 0, so the first epoch is purely conventional (``alpha = 1``), as
-    in the authors' code (``1 - ((epoch - 1) / max_epoch) ** 2`` with epochs
-    counted from 1). Epochs past ``T_max`` get 0.
-
-    Parameters
-    ----------
-    epoch : int
-        Epoch number, starting at 0.
-    max_epochs : int
-        ``T_max``, the number of epochs of the fit.
-
-    Returns
-    -------
-    alpha : float in [0, 1]
-
-    Examples
-    --------
-    >>> from skimbal._bbn import cumulative_learning_alpha
-    >>> [cumulative_learning_alpha(t, 4) for t in range(4)]
-    [1.0, 0.9375, 0.75, 0.4375]
-    """
-    if not isinstance(max_epochs, numbers.Integral) or max_epochs < 1:
-        raise ValueError(f"max_epochs must be a positive int, got {max_epochs!r}.")
-    return float(min(max(1.0 - (epoch / max_epochs) ** 2, 0.0), 1.0))
+__all__ = ["BBNClassifier"]
 
 
-class BilateralBatchLoader:
-    """Pair every training batch with a batch drawn by a second sampler.
-
-    Wraps the conventional loader (skimbal's ``TensorBatchLoader``, uniform or
-    with the estimator's ``sampler``) and yields ``((X_c, X_r), (y_c, y_r))``:
-    each conventional batch of ``b`` rows gets ``b`` rows of the same
-    :class:`~skimbal.TensorDataset` taken from the stream of
-    ``reversed_sampler.epoch_indices``, drawn once per epoch on the data's device
-    (and drawn again when an epoch needs more rows). Both batches are
-    ``index_select`` slices; nothing is done per sample in Python.
-
-    Parameters
-    ----------
-    loader : TensorBatchLoader
-        The conventional loader; its dataset must be a ``TensorDataset``.
-    reversed_sampler : sampler object
-        Sampler of the re-balancing branch (``epoch_indices(y, *, epoch,
-        generator)``).
-    generator : torch.Generator, default=None
-        Randomness of the second stream; the global generator of the device when
-        None.
-    """
-
-    def __init__(self, loader, reversed_sampler, generator=None):
-        dataset = getattr(loader, "dataset", None)
-        if not isinstance(dataset, TensorDataset):
-            raise TypeError(
-                "BBN draws its second batch from the in-memory TensorDataset of the fast "
-                f"data path; the training loader holds a {type(dataset).__name__}."
-            )
-        self.loader = loader
-        self.dataset = dataset
-        self.reversed_sampler = reversed_sampler
-        self.generator = generator
-        self.epoch = 0
-
-    def _draw(self):
-        index = self.reversed_sampler.epoch_indices(
-            self.dataset.y, epoch=self.epoch, generator=self.generator
-        )
-        return torch.as_tensor(index, dtype=torch.long, device=self.dataset.X.device)
-
-    def __iter__(self):
-        stream, position = self._draw(), 0
-        for X_c, y_c in self.loader:
-            size = len(X_c)
-            while position + size > len(stream):
-                stream, position = torch.cat([stream[position:], self._draw()]), 0
-            X_r, y_r = self.dataset.batch(stream[position:position + size])
-            position += size
-            yield (X_c, X_r), (y_c, y_r)
-        self.epoch += 1
-
-    def __len__(self):
-        return len(self.loader)
-
-
+@substitute_docstring
 class BBNClassifier(ImbalancedNetClassifier):
     """Bilateral-branch network with cumulative learning (BBN).
 
@@ -116,52 +40,67 @@ class BBNClassifier(ImbalancedNetClassifier):
     .. math::
 
         z = 2 (\\alpha W_c f_c(x_c) + (1 - \\alpha) W_r f_r(x_r)) + b,
-        \\qquad L = \\alpha\\, CE(z, y_c) + (1 - \\alpha)\\, CE(z, y_r),
+        \\qquad L = \\alpha\\, \\ell(z, y_c) + (1 - \\alpha)\\, \\ell(z, y_r),
         \\qquad \\alpha = 1 - (T / T_{max})^2,
 
-    with ``T`` the epoch (from 0) and ``T_max = max_epochs``. The factor 2 is
-    that of the authors' code: one linear classifier on the concatenated
-    embeddings. At test time both branches see the input and are weighted 0.5
-    each: ``z = W_c f_c(x) + W_r f_r(x) + b``.
-
-    The ``module`` is the backbone (default :class:`skimbal.nn.MLP`, or for
-    images :class:`skimbal.nn.ResNet32`); it is wrapped in a
-    :class:`~skimbal.nn.BilateralBranchNetwork` at initialisation unless it is
-    one already. For an MLP the branches are two copies of the last hidden
-    layer over the shared earlier layers; for ResNet-32 two copies of the last
-    residual block, as in the paper.
+    with ``T`` the epoch (from 0, read from the history) and ``T_max`` the planned
+    epochs ``max_epochs``; ``alpha`` is set by the callback
+    :class:`skimbal.callbacks.CumulativeLearning` (named
+    ``'cumulative_learning'``). ``l`` is the criterion, with class and sample
+    weights as in every skimbal estimator. The factor 2 is that of the authors'
+    code: one linear classifier on the concatenated embeddings. At test time both
+    branches see the input and are weighted 0.5 each:
+    ``z = W_c f_c(x) + W_r f_r(x) + b``.
 
     Parameters
     ----------
     module : torch.nn.Module class or instance, default=None
-        The backbone, following the embedding protocol; None is an MLP with
-        ``hidden_layer_sizes``.
+        The backbone, following the embedding protocol (None is an MLP with
+        ``hidden_layer_sizes``; for images :class:`skimbal.nn.ResNet32`). It is
+        wrapped in a :class:`~skimbal.nn.BilateralBranchNetwork` at initialisation
+        unless it is one already: for an MLP the branches are two copies of the
+        last hidden layer over the shared earlier layers, for ResNet-32 two copies
+        of the last residual block, as in the paper.
     reversed_sampler : str or sampler object, default=None
-        Sampler of the re-balancing branch; None is
-        :class:`skimbal.sampling.ReversedSampler` (Zhou et al. 2020, Sec. 4.2).
-        The conventional branch uses the estimator's ``sampler`` (None shuffles,
-        the paper's uniform sampler).
+        Index sampler (``epoch_indices``) of the re-balancing branch, deep-copied at
+        every fit; None is :class:`skimbal.sampling.ReversedSampler` (Zhou et al.
+        2020, Sec. 4.2). The conventional branch uses the estimator's ``sampler``
+        (None shuffles, the paper's uniform sampler).
     hidden_layer_sizes : tuple of int, default=(100, 100)
         Hidden widths of the default MLP: the first layers are shared, each branch
-        has its own copy of the last one. With one hidden layer the branches
-        share nothing but the input.
-    **kwargs
-        Any parameter of :class:`skimbal.ImbalancedNetClassifier`.
+        has its own copy of the last one. With one hidden layer the branches share
+        nothing but the input.
+    {net_params}
 
     Attributes
     ----------
     alpha_ : float
         The cumulative-learning weight of the last training epoch (also in the
         history as ``'bbn_alpha'``).
+    reversed_sampler_ : sampler object
+        The copy of ``reversed_sampler`` of the last fit.
     module_ : BilateralBranchNetwork
         The trained two-branch network.
 
     Notes
     -----
-    ``alpha`` counts epochs from the start of training (``len(history) - 1``),
-    so further ``partial_fit`` calls continue the schedule and stay at
-    ``alpha = 0`` past ``max_epochs``. The validation loss, when
-    ``validation_fraction`` is set, is that of the test-time output.
+    **Schedule.** ``alpha`` depends only on the history's epoch index, so
+    ``partial_fit`` calls and a run resumed from a checkpoint (skorch's
+    ``Checkpoint`` and ``LoadInitState``) continue it; past ``T_max`` it stays 0.
+    ``callbacks__cumulative_learning__max_epochs`` spreads it over several
+    ``partial_fit`` calls. The reversed batches of epoch ``e`` are drawn from
+    ``epoch_generator(seed_, e, 'reversed batches')``.
+
+    **Batch transforms.** A callback with ``transform_batch(net, X, target)``
+    (:class:`skimbal.callbacks.MinorityAugmentation`) is applied to each half of
+    the pair separately, the conventional batch with its targets and the
+    reversed batch with its own, so that class-dependent transforms see the right
+    labels; both halves must keep their (equal) number of rows.
+    :class:`skimbal.callbacks.MetaReweighting` is refused: its look-ahead step
+    weights one batch, while BBN's loss mixes two differently sampled ones.
+
+    **Validation.** The validation loss, with ``validation_fraction``, is that of
+    the test-time output.
 
     References
     ----------
@@ -178,10 +117,32 @@ class BBNClassifier(ImbalancedNetClassifier):
     [1.0, 0.9375, 0.75, 0.4375]
     """
 
-    def __init__(self, module=None, *, reversed_sampler=None, **kwargs):
-        kwargs.setdefault("hidden_layer_sizes", (100, 100))
-        super().__init__(module, **kwargs)
+    _parameter_constraints = {
+        **ImbalancedNetClassifier._parameter_constraints,
+        "reversed_sampler": [None, str, HasMethods(["epoch_indices"])],
+    }
+
+    def __init__(self, module=None, *, reversed_sampler=None, hidden_layer_sizes=(100, 100),
+                 **kwargs):
+        super().__init__(module, hidden_layer_sizes=hidden_layer_sizes, **kwargs)
         self.reversed_sampler = reversed_sampler
+
+    @property
+    def _default_callbacks(self):
+        callbacks = list(super()._default_callbacks)
+        callbacks.insert(len(callbacks) - 1, ("cumulative_learning", CumulativeLearning()))
+        return callbacks
+
+    def _validate_params(self):
+        super()._validate_params()
+        callbacks = self.callbacks if isinstance(self.callbacks, (list, tuple)) else ()
+        for entry in callbacks:
+            callback = entry[1] if isinstance(entry, tuple) else entry
+            if isinstance(callback, MetaReweighting) or callback is MetaReweighting:
+                raise ValueError(
+                    "BBNClassifier does not support MetaReweighting: its loss already mixes "
+                    "two differently sampled batches, while meta re-weighting weights one."
+                )
 
     def initialize_module(self):
         """Build the backbone and wrap it in a :class:`BilateralBranchNetwork`."""
@@ -190,56 +151,82 @@ class BBNClassifier(ImbalancedNetClassifier):
             self.module_ = BilateralBranchNetwork(self.module_)
         return self
 
-    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        """Set ``alpha_`` for the epoch that starts."""
-        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
-        self.alpha_ = cumulative_learning_alpha(len(self.history) - 1, self.max_epochs)
-        self.history.record("bbn_alpha", self.alpha_)
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Forget the ``alpha_`` of a previous fit: the schedule sets it every epoch."""
+        vars(self).pop("alpha_", None)
+        super().on_train_begin(net, X=X, y=y, **kwargs)
 
     def get_iterator(self, dataset, training=False):
-        """Return the batch iterator; training batches come in uniform/reversed pairs."""
+        """The batch iterator; training batches come in conventional/reversed pairs."""
         loader = super().get_iterator(dataset, training=training)
         if not training:
             return loader
         sampler = check_sampler(self.reversed_sampler)
         sampler = ReversedSampler() if sampler is None else copy.deepcopy(sampler)
         if hasattr(sampler, "set_max_epochs"):
-            sampler.set_max_epochs(self.max_epochs)
-        return BilateralBatchLoader(loader, sampler)
-
-    def _check_params(self):
-        super()._check_params()
-        if getattr(self, "meta_reweighting", None) is not None:
-            raise ValueError(
-                "BBNClassifier does not support meta_reweighting: its loss already mixes "
-                "two differently sampled batches."
-            )
+            sampler.set_max_epochs(self.max_epochs_)
+        self.reversed_sampler_ = sampler
+        return BilateralBatchLoader(loader, sampler, seed=self.seed_,
+                                    start_epoch=len(self.history))
 
     def train_step_single(self, batch, **fit_params):
-        """One step on a pair of batches; ``augmentation`` is applied to each of them."""
-        (X_c, X_r), (y_c, y_r) = batch
-        augmentation = getattr(self, "augmentation_", None)
-        if augmentation is not None:
-            X_c = augmentation(X_c, _labels(y_c))
-            X_r = augmentation(X_r, _labels(y_r))
-        # The base class would augment the pair as one batch; skip to skorch's step.
-        return NeuralNet.train_step_single(self, ((X_c, X_r), (y_c, y_r)), **fit_params)
+        """skorch's step on a pair of batches, each transformed with its own targets.
+
+        The base class would hand the pair to the batch transforms as one batch;
+        here every transform sees each half (with its labels and sample weights),
+        then skorch's own step runs on the re-assembled pair.
+        """
+        (X_c, X_r), target = unpack_data(batch)
+        target = as_target(target)
+        extras = dict(target.extras)
+        reversed_target = extras.pop("reversed")
+        conventional = Target(target.y, target.sample_weight, **extras)
+        for _, callback in self.callbacks_:
+            transform = getattr(callback, "transform_batch", None)
+            if transform is not None:
+                X_c, conventional = transform(self, X_c, conventional)
+                X_r, reversed_target = transform(self, X_r, reversed_target)
+        if len(X_c) != len(X_r):
+            raise ValueError(
+                "A batch transform changed the number of rows of one half of BBN's batch "
+                f"pair ({len(X_c)} conventional, {len(X_r)} reversed rows); the branches "
+                "are mixed row by row and need equal halves."
+            )
+        batch = ((X_c, X_r), pair_target(conventional, reversed_target))
+        # skorch's step (the base's would transform the pair again, as one batch).
+        return super(TrainingHooksMixin, self).train_step_single(batch, **fit_params)
+
+    def _alpha(self):
+        alpha = vars(self).get("alpha_")
+        if alpha is None:
+            raise ValueError(
+                "BBNClassifier trains with the weight alpha_ that the callback "
+                "'cumulative_learning' (skimbal.callbacks.CumulativeLearning) sets at "
+                "every epoch; it was removed. Keep it, or add a callback that sets "
+                "net.alpha_ at the start of every epoch."
+            )
+        return alpha
 
     def infer(self, x, **fit_params):
         """Forward one batch; a training pair ``(x_c, x_r)`` gives the mixed output."""
         if isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], torch.Tensor):
-            return self.module_(x[0], x[1], alpha=self.alpha_, **fit_params)
+            return self.module_(x[0], x[1], alpha=self._alpha(), **fit_params)
         return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """``alpha * loss(z, y_c) + (1 - alpha) * loss(z, y_r)`` for a training pair."""
-        if isinstance(y_true, tuple):
-            y_conventional, y_reversed = y_true
-            return self.alpha_ * super().get_loss(y_pred, y_conventional) + (
-                1.0 - self.alpha_
-            ) * super().get_loss(y_pred, y_reversed)
-        return super().get_loss(y_pred, y_true, X=X, training=training)
+        """``alpha * loss(z, y_c) + (1 - alpha) * loss(z, y_r)`` for a training pair.
 
-
-def _labels(target):
-    return target["y"] if isinstance(target, dict) else target
+        The target of a pair is ``Target(y_c, sample_weight_c, reversed=Target(y_r,
+        sample_weight_r))``; each term is the base class's loss (class and sample
+        weights included). A plain target (validation) gets the plain loss.
+        """
+        target = as_target(y_true)
+        extras = dict(target.extras)
+        reversed_target = extras.pop("reversed", None)
+        if reversed_target is None:
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        conventional = Target(target.y, target.sample_weight, **extras)
+        alpha = self._alpha()
+        return alpha * super().get_loss(y_pred, conventional, X=X, training=training) + (
+            1.0 - alpha
+        ) * super().get_loss(y_pred, reversed_target, X=X, training=training)

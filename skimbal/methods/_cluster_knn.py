@@ -166,8 +166,9 @@ class ClusterKNNClassifier(ClassifierMixin, BaseEstimator):
         The centres, grouped by class.
     cluster_labels_ : ndarray of shape (n_centers,)
         The class (an element of ``classes_``) of each centre.
-    train_clusters_ : ndarray of int64, shape (n_samples,)
-        Index into ``cluster_centers_`` of the cluster of each training sample.
+    train_clusters_ : ndarray of int64, shape (n_samples,) or None
+        Index into ``cluster_centers_`` of the cluster of each training sample
+        (None after :meth:`from_clusters` without them).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of str
@@ -265,9 +266,50 @@ class ClusterKNNClassifier(ClassifierMixin, BaseEstimator):
             cluster_size=self.cluster_size,
             random_state=self.random_state,
         )
-        self._center_codes = center_labels
+        return self._set_clusters(centers, center_labels, train_clusters)
+
+    @classmethod
+    def from_clusters(cls, centers, center_classes, *, classes, train_clusters=None, **params):
+        """A fitted classifier on clusters made elsewhere (LMLE's, or loaded ones).
+
+        Parameters
+        ----------
+        centers : array-like of shape (n_centers, n_features)
+            The cluster centres.
+        center_classes : array-like of int, shape (n_centers,)
+            Index into ``classes`` of the class of every centre.
+        classes : array-like of shape (n_classes,)
+            The class labels (a class may have no centre; it is never predicted).
+        train_clusters : array-like of int, shape (n_samples,), default=None
+            Cluster of every training sample, when known (``train_clusters_``).
+        **params
+            Parameters of the classifier (``n_neighbors``, ``temperature``, ...).
+
+        Returns
+        -------
+        clf : ClusterKNNClassifier
+            Fitted; ``n_features_in_`` is the width of ``centers``.
+
+        Examples
+        --------
+        >>> from skimbal import ClusterKNNClassifier
+        >>> clf = ClusterKNNClassifier.from_clusters(
+        ...     [[0.0], [1.0], [5.0]], [0, 0, 1], classes=["a", "b"], n_neighbors=1)
+        >>> clf.predict([[0.2], [4.0]]).tolist()
+        ['a', 'b']
+        """
+        clf = cls(**params)
+        clf._validate_params()
+        centers = np.asarray(centers)
+        clf.classes_ = np.asarray(classes)
+        clf.n_features_in_ = centers.shape[1]
+        return clf._set_clusters(centers, np.asarray(center_classes, dtype=np.int64),
+                                 None if train_clusters is None else np.asarray(train_clusters))
+
+    def _set_clusters(self, centers, center_codes, train_clusters):
+        self._center_codes = center_codes
         self.cluster_centers_ = centers
-        self.cluster_labels_ = self.classes_[center_labels]
+        self.cluster_labels_ = self.classes_[center_codes]
         self.train_clusters_ = train_clusters
         self.nearest_centers_ = NearestNeighbors(algorithm="brute").fit(centers)
         return self
@@ -278,6 +320,21 @@ class ClusterKNNClassifier(ClassifierMixin, BaseEstimator):
         k = min(self.n_neighbors, len(self.cluster_centers_))
         distances, index = self.nearest_centers_.kneighbors(X, n_neighbors=k)
         return cluster_knn_margins(distances**2, self._center_codes[index], len(self.classes_))
+
+    def class_margins(self, X):
+        """Normalised LMLE margin of every class, also for two classes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        margins : ndarray of shape (n_samples, n_classes)
+            In ``[-1, 1]``; -1 for a class without a retrieved centre (see Notes of
+            the class). :meth:`decision_function` is built on them.
+        """
+        return self._scores(X)[0]
 
     def decision_function(self, X):
         """Normalised LMLE margins of each class (see Notes of the class).
@@ -291,7 +348,7 @@ class ClusterKNNClassifier(ClassifierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two
             classes.
         """
-        margins, _ = self._scores(X)
+        margins = self.class_margins(X)
         if len(self.classes_) == 2:
             return margins[:, 1] - margins[:, 0]
         return margins
@@ -307,8 +364,7 @@ class ClusterKNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        margins, _ = self._scores(X)
-        return softmax(margins / self.temperature)
+        return softmax(self.class_margins(X) / self.temperature)
 
     def predict(self, X):
         """Class of the best margin among the retrieved classes.

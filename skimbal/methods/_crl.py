@@ -1,15 +1,26 @@
-"""Class Rectification Loss estimator (Dong, Gong and Zhu)."""
+"""Class Rectification Loss (Dong, Gong and Zhu, ICCV 2017; TPAMI 2019).
+
+The estimator wires three parts together: the training objective
+``alpha * CRL + (1 - alpha) * data loss`` (:class:`skimbal.losses._crl.CRLCriterion`
+around :class:`skimbal.losses.ClassRectificationLoss`), the embedding of the
+batch for the instance level (:class:`skimbal._core.batch.ModelOutput`) and the
+per-epoch mining counts (:class:`skimbal.callbacks.CRLStatistics`). Multi-label
+targets are handled by the base (``accepts_multilabel``).
+"""
 
 import numbers
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
-from ._base import ImbalancedNetClassifier
-from ._multilabel import MultiLabelMixin
-from ._validation import check_non_negative
-from .losses._crl import ClassRectificationLoss
-from .nn import has_embedding
+from .._core.base import ImbalancedNetClassifier
+from .._core.batch import ModelOutput, as_model_output, as_target
+from .._core.docstrings import substitute_docstring
+from ..callbacks import CRLStatistics
+from ..losses import AttributeBCELoss, ClassRectificationLoss
+from ..losses._crl import CRLCriterion
+from ..nn import has_embedding
 
 __all__ = ["CRLClassifier", "crl_imbalance_alpha"]
 
@@ -40,7 +51,7 @@ def crl_imbalance_alpha(class_counts, eta=1.0):
 
     Examples
     --------
-    >>> from skimbal import crl_imbalance_alpha
+    >>> from skimbal.methods._crl import crl_imbalance_alpha
     >>> crl_imbalance_alpha([100, 10], eta=0.5)
     0.45
     """
@@ -51,25 +62,31 @@ def crl_imbalance_alpha(class_counts, eta=1.0):
     return float(np.clip(eta * omega, 0.0, 1.0))
 
 
-class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
+@substitute_docstring
+class CRLClassifier(ImbalancedNetClassifier):
     """Network trained with the Class Rectification Loss plus cross-entropy.
 
     ``L = alpha * CRL + (1 - alpha) * CE`` (Dong, Gong and Zhu, ICCV 2017; TPAMI
     2019), where CRL (:class:`skimbal.losses.ClassRectificationLoss`) mines hard
     positives and negatives for the minority classes of every batch and CE is
     the softmax cross-entropy for a 1-D ``y`` or the per-attribute binary
-    cross-entropy (with logits) for a multi-label indicator matrix ``y``.
+    cross-entropy (:class:`skimbal.losses.AttributeBCELoss`) for a multi-label
+    indicator matrix ``y``.
 
     Parameters
     ----------
     module : torch.nn.Module class or instance, default=None
         The network (default :class:`skimbal.nn.MLP`). The instance level needs
         the embedding protocol (``forward_features`` / ``forward_head``).
+    criterion : torch.nn.Module class or instance, default=torch.nn.CrossEntropyLoss
+        The data (CE) part for a 1-D ``y``. A multi-label ``y`` uses
+        :class:`skimbal.losses.AttributeBCELoss` unless another criterion is given.
+        ``class_weight``, ``sample_weight`` and ``criterion__*`` reach this part only.
     rho : float in (0, 1], default=0.5
         Batch-wise minority profiling: the minority classes of a batch are the
         largest group of its smallest classes holding together at most
         ``rho * batch_size`` samples (paper: 0.5).
-    kappa : int, default=3
+    kappa : int >= 1, default=3
         Hard positives and hard negatives per anchor; the papers find one worse
         than a few (3 is our choice).
     criterion_type : {'relative', 'absolute', 'distribution'}, default='relative'
@@ -77,7 +94,7 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
         The papers find 'relative' the best overall.
     level : {'class', 'instance'}, default='class'
         Mine on the predicted class scores or on embedding distances.
-    margin : float, default=0.5
+    margin : float >= 0, default=0.5
         Margin of the relative and absolute criteria.
     alpha : float in [0, 1] or 'auto', default=0.1
         Weight of the CRL term. 'auto' derives it from the training split's
@@ -92,35 +109,32 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
         imbalanced split (``Omega_imb`` near 1, e.g. 0.95 at imbalance ratio 20)
         then gets about the default weight 0.1, while ``eta=1`` would give
         weights near 1, where our networks collapsed.
-    n_bins : int, default=25
+    n_bins : int >= 2, default=25
         Histogram nodes of the distribution criterion.
     class_distance : {'signed', 'absolute'}, default='signed'
         Class-level distance ``s_c(a) - s_c(b)`` or the literal
         ``|s_c(a) - s_c(b)|`` (see :class:`skimbal.losses.ClassRectificationLoss`).
     normalize_embedding : bool, default=True
         Instance level: measure distances between L2-normalised embeddings.
-    **kwargs
-        Every parameter of :class:`skimbal.ImbalancedNetClassifier`. ``criterion``
-        (default :class:`torch.nn.CrossEntropyLoss`) is the CE part for 1-D
-        targets; multi-label targets always use the binary cross-entropy.
+    {net_params}
 
     Attributes
     ----------
     alpha_ : float
         The CRL weight used in training.
-    crl_criterion_ : ClassRectificationLoss
-        The CRL term.
-    multilabel_ : bool
-        Whether ``y`` was an indicator matrix.
-    label_values_ : ndarray of shape (2,)
-        The two values of a multi-label ``y`` (only then).
-    class_counts_ : ndarray of int64, shape (n_classes,) or (n_attributes, 2)
-        Training counts; per attribute (low value, high value) for multi-label.
+    criterion_ : CRLCriterion
+        The objective: ``criterion_.data_loss`` (the CE part) and
+        ``criterion_.rectification`` (the CRL term).
+    classes_, class_counts_, class_prior_, class_weight_, multilabel_, label_values_
+        As in :class:`skimbal.ImbalancedNetClassifier`; ``class_counts_`` has shape
+        (n_attributes, 2) for a multi-label ``y``.
     history_ : skorch History
         Besides skorch's entries, every epoch records ``crl_triplets`` (mined
-        triplets summed over the batches), ``crl_minority_classes`` (minority
-        classes over the batches and tasks) and ``crl_skipped_classes``
-        (minority classes skipped for having a single sample in their batch).
+        triplets summed over the training batches), ``crl_minority_classes``
+        (minority classes over the batches and tasks) and ``crl_skipped_classes``
+        (minority classes skipped for having a single sample in their batch);
+        :class:`skimbal.callbacks.CRLStatistics`, the default callback
+        'crl_statistics'.
 
     See Also
     --------
@@ -128,13 +142,12 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
 
     Notes
     -----
-    The multi-label behaviour (shapes, ``predict`` in the original values,
-    validation) is that of :class:`skimbal._multilabel.MultiLabelMixin`.
     ``sample_weight`` and ``class_weight`` weight the cross-entropy part only;
-    CRL works on the mined examples of each batch. CRL does not move the
-    decision threshold towards the minority; on our synthetic rare attributes
-    it helped only as an addition to ``class_weight='balanced'`` (see the user
-    guide's CRL page).
+    CRL works on the mined examples of each batch. The validation loss includes
+    the CRL term (at the instance level the validation batches are embedded
+    too). CRL does not move the decision threshold towards the minority; on our
+    synthetic rare attributes it helped only as an addition to
+    ``class_weight='balanced'`` (see the user guide's CRL page).
 
     References
     ----------
@@ -155,29 +168,31 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
     True
     """
 
-    # Per-epoch [triplets, minority classes, skipped classes] (a device tensor).
-    _crl_epoch_counts = None
-    # True while skorch computes the validation loss (the embedding is needed then).
-    _crl_validating = False
+    _parameter_constraints = {
+        **ImbalancedNetClassifier._parameter_constraints,
+        "rho": [Interval(numbers.Real, 0, 1, closed="right")],
+        "kappa": [Interval(numbers.Integral, 1, None, closed="left")],
+        "criterion_type": [StrOptions({"relative", "absolute", "distribution"})],
+        "level": [StrOptions({"class", "instance"})],
+        "margin": [Interval(numbers.Real, 0, None, closed="left")],
+        "alpha": [Interval(numbers.Real, 0, 1, closed="both"), StrOptions({"auto"})],
+        "eta": [Interval(numbers.Real, 0, None, closed="left")],
+        "n_bins": [Interval(numbers.Integral, 2, None, closed="left")],
+        "class_distance": [StrOptions({"signed", "absolute"})],
+        "normalize_embedding": ["boolean"],
+    }
+    accepts_multilabel = True
+    multilabel_criterion = AttributeBCELoss
+
+    # True while skorch computes the validation loss (the instance level embeds then).
+    _validating = False
 
     def __init__(
-        self,
-        module=None,
-        *,
-        rho=0.5,
-        kappa=3,
-        criterion_type="relative",
-        level="class",
-        margin=0.5,
-        alpha=0.1,
-        eta=0.1,
-        n_bins=25,
-        class_distance="signed",
-        normalize_embedding=True,
-        **kwargs,
+        self, module=None, *, criterion=torch.nn.CrossEntropyLoss, rho=0.5, kappa=3,
+        criterion_type="relative", level="class", margin=0.5, alpha=0.1, eta=0.1, n_bins=25,
+        class_distance="signed", normalize_embedding=True, **kwargs,
     ):
-        kwargs.setdefault("criterion", torch.nn.CrossEntropyLoss)
-        super().__init__(module, **kwargs)
+        super().__init__(module, criterion=criterion, **kwargs)
         self.rho = rho
         self.kappa = kappa
         self.criterion_type = criterion_type
@@ -189,32 +204,43 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
         self.class_distance = class_distance
         self.normalize_embedding = normalize_embedding
 
-    def _check_params(self):
-        super()._check_params()
-        alpha = self.alpha
-        if not (alpha == "auto" or (
-            isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and 0 <= alpha <= 1
-        )):
-            raise ValueError(f"alpha must be a float in [0, 1] or 'auto', got {alpha!r}.")
-        check_non_negative(self.eta, "eta")
+    def _validate_params(self):
+        super()._validate_params()
+        # sklearn's real intervals accept bools; a weight of True is a mistake.
+        for name in ("alpha", "eta"):
+            if isinstance(getattr(self, name), bool):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be a real number, "
+                    f"got {getattr(self, name)!r}."
+                )
+
+    @property
+    def _default_callbacks(self):
+        callbacks = list(super()._default_callbacks)
+        # Before print_log, so that the epoch table shows the counts.
+        callbacks.insert(len(callbacks) - 1, ("crl_statistics", CRLStatistics()))
+        return callbacks
 
     def initialize_criterion(self):
-        """Build the cross-entropy part and the CRL term, and resolve ``alpha_``."""
+        """Build the data loss (the base's criterion) and wrap it with the CRL term.
+
+        ``alpha_`` is resolved here, from the training split's class counts for
+        ``alpha='auto'``.
+        """
         super().initialize_criterion()
-        self.crl_criterion_ = ClassRectificationLoss(
-            rho=self.rho,
-            kappa=self.kappa,
-            criterion_type=self.criterion_type,
-            level=self.level,
-            margin=self.margin,
-            n_bins=self.n_bins,
-            class_distance=self.class_distance,
-            normalize_embedding=self.normalize_embedding,
-        )
         if self.alpha == "auto":
-            self.alpha_ = crl_imbalance_alpha(self.class_counts_, eta=self.eta)
+            counts = getattr(self, "class_counts_", None)
+            if counts is None:
+                raise ValueError("alpha='auto' needs the class counts of a fit; call fit.")
+            self.alpha_ = crl_imbalance_alpha(counts, eta=self.eta)
         else:
             self.alpha_ = float(self.alpha)
+        rectification = ClassRectificationLoss(
+            rho=self.rho, kappa=self.kappa, criterion_type=self.criterion_type, level=self.level,
+            margin=self.margin, n_bins=self.n_bins, class_distance=self.class_distance,
+            normalize_embedding=self.normalize_embedding,
+        )
+        self.criterion_ = CRLCriterion(self.criterion_, rectification, alpha=self.alpha_)
         return self
 
     def initialize_module(self):
@@ -229,53 +255,27 @@ class CRLClassifier(MultiLabelMixin, ImbalancedNetClassifier):
         return self
 
     # --------------------------------------------------------------- training
-    def _wants_embedding(self):
-        return self.level == "instance" and (self.module_.training or self._crl_validating)
-
     def infer(self, x, **fit_params):
-        """Forward a batch; ``(logits, embedding)`` when the instance level needs it."""
-        if isinstance(x, torch.Tensor) and self._wants_embedding():
+        """Forward a batch; a :class:`ModelOutput` with the embedding when the
+        instance level needs it (training and validation batches)."""
+        wants_embedding = self.level == "instance" and (self.module_.training or self._validating)
+        if wants_embedding and isinstance(x, torch.Tensor):
             embedding = self.module_.forward_features(x, **fit_params)
-            return self.module_.forward_head(embedding), embedding
+            return ModelOutput(self.module_.forward_head(embedding), embedding)
         return super().infer(x, **fit_params)
 
     def validation_step(self, batch, **fit_params):
-        self._crl_validating = True
+        """skorch's validation step, with the embedding of the batch at the instance level."""
+        self._validating = True
         try:
             return super().validation_step(batch, **fit_params)
         finally:
-            self._crl_validating = False
+            self._validating = False
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """``alpha_ * CRL + (1 - alpha_) * CE`` of one batch."""
-        logits, embedding = y_pred if isinstance(y_pred, tuple) else (y_pred, None)
-        target, sample_weight = y_true, None
-        if isinstance(y_true, dict):
-            target, sample_weight = y_true["y"], y_true["sample_weight"]
-        if self.multilabel_:
-            data_term = self._attribute_bce(logits, target, sample_weight)
-        else:
-            data_term = super().get_loss(logits, y_true, X=X, training=training)
-        if self.alpha_ == 0 or (self.level == "instance" and embedding is None):
-            return data_term
-        crl = self.crl_criterion_(logits, target, embedding)
-        if training:
-            criterion = self.crl_criterion_
-            counts = torch.stack([criterion.n_triplets_, criterion.n_minority_,
-                                  criterion.n_skipped_])
-            previous = self._crl_epoch_counts
-            self._crl_epoch_counts = counts if previous is None else previous + counts
-        return self.alpha_ * crl + (1.0 - self.alpha_) * data_term
-
-    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        self._crl_epoch_counts = None
-        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
-
-    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        counts = self._crl_epoch_counts
-        triplets, minority, skipped = [0, 0, 0] if counts is None else counts.tolist()
-        self.history.record("crl_triplets", int(triplets))
-        self.history.record("crl_minority_classes", int(minority))
-        self.history.record("crl_skipped_classes", int(skipped))
-        self._crl_epoch_counts = None
-        super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
+        """``alpha_ * CRL + (1 - alpha_) * CE`` of one batch (:class:`CRLCriterion`)."""
+        output, target = as_model_output(y_pred), as_target(y_true)
+        y = target.y.to(output.logits.device)
+        return self.criterion_(
+            output.logits, y, output.embedding, sample_weight=target.sample_weight
+        )

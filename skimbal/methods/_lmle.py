@@ -1,71 +1,36 @@
-"""Large Margin Local Embedding (Huang, Li, Loy and Tang, CVPR 2016)."""
+"""Large Margin Local Embedding (Huang, Li, Loy and Tang, CVPR 2016).
 
+The estimator wires together the unit-norm embedding (a
+:class:`~skimbal._core.batch.ModelOutput`), the objective
+(:class:`skimbal.losses._lmle.LMLECriterion`), the per-class clusters (buffers of
+the module, :class:`skimbal.losses._lmle.EmbeddingClusters`), their schedule
+(:class:`skimbal.callbacks.PeriodicReclustering`) and the kNN that predicts.
+"""
+
+import inspect
 import numbers
 
 import numpy as np
 import torch
-from sklearn.metrics import balanced_accuracy_score
 from sklearn.utils import TransformerTags
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import Interval
 from skorch.utils import to_numpy
 
-from ._base import ImbalancedNetClassifier
-from ._cluster_knn import ClusterKNNClassifier
-from ._data import TensorDataset
-from ._multilabel import MultiLabelMixin, mean_attribute_balanced_accuracy
-from .callbacks._reclustering import PeriodicReclustering
-from .losses._quintuplet import QuintupletLoss
-from .nn import has_embedding
+from .._core.base import ImbalancedNetClassifier
+from .._core.batch import ModelOutput, as_model_output, as_target
+from .._core.docstrings import substitute_docstring
+from .._core.random import epoch_seed
+from ..callbacks import PeriodicReclustering
+from ..losses import QuintupletLoss
+from ..losses._lmle import EmbeddingClusters, LMLECriterion
+from ..nn import has_embedding
+from ._cluster_knn import ClusterKNNClassifier, per_class_kmeans
 
 __all__ = ["LMLEClassifier"]
 
 
-class _ClusteredDataset(TensorDataset):
-    """The training split plus a cluster id per row, served with every batch.
-
-    Batches carry ``{"y", "cluster_ids", "sample_weight"}`` as target once
-    :class:`~skimbal.callbacks.PeriodicReclustering` has set ``cluster_ids``.
-    """
-
-    def __init__(self, X, y=None, sample_weight=None):
-        super().__init__(X, y, sample_weight)
-        self.cluster_ids = None
-
-    def batch(self, index):
-        X, target = super().batch(index)
-        if self.cluster_ids is None:
-            return X, target
-        if isinstance(target, dict):
-            target = dict(target)
-        else:
-            target = {"y": target, "sample_weight": None}
-        target["cluster_ids"] = self.cluster_ids[index]
-        return X, target
-
-
-def _valid_knn_balanced_accuracy(net, X, y):
-    """Balanced accuracy of the cluster-wise kNN on held-out data (encoded labels).
-
-    The mean over the attributes for a multi-label target.
-    """
-    embedding = to_numpy(net.forward(X)[0]).astype(np.float64)
-    y = to_numpy(y)
-    if y.ndim == 2:
-        predicted = np.stack([knn.predict(embedding) for knn in net.cluster_knn_], axis=1)
-        return mean_attribute_balanced_accuracy(y, predicted)
-    return balanced_accuracy_score(y, net.cluster_knn_.predict(embedding))
-
-
-def _nearest_center(embedding, target, knn):
-    """Index of the nearest centre of ``knn`` among those of each row's class."""
-    centers = torch.as_tensor(knn.cluster_centers_, device=embedding.device)
-    labels = torch.as_tensor(knn.cluster_labels_, device=embedding.device)
-    distances = torch.cdist(embedding, centers.to(embedding.dtype))
-    distances = distances.masked_fill(labels[None, :] != target[:, None], torch.inf)
-    return distances.argmin(dim=1)
-
-
-class LMLEClassifier(MultiLabelMixin, ImbalancedNetClassifier):
+@substitute_docstring
+class LMLEClassifier(ImbalancedNetClassifier):
     """Large Margin Local Embedding with cluster-wise kNN prediction.
 
     LMLE (Huang et al., CVPR 2016) learns an embedding ``f(x)`` on the unit
@@ -89,7 +54,7 @@ class LMLEClassifier(MultiLabelMixin, ImbalancedNetClassifier):
        ``p-`` the nearest sample of its class in another cluster, ``p--`` the
        farthest sample of its class and ``n`` the nearest sample of another
        class (mined in the batch), plus ``ce_weight`` times the cross-entropy
-       of the module's head;
+       of the module's head (:class:`~skimbal.losses._lmle.LMLECriterion`);
     3. after training the final embeddings are clustered once more and a
        :class:`ClusterKNNClassifier` on those clusters makes the predictions.
 
@@ -98,20 +63,27 @@ class LMLEClassifier(MultiLabelMixin, ImbalancedNetClassifier):
     module : torch.nn.Module class or instance, default=None
         Network following the embedding protocol (``forward_features`` /
         ``forward_head``, as :class:`skimbal.nn.MLP`, the default).
+    criterion : torch.nn.Module class or instance, default=QuintupletLoss
+        The embedding loss: any loss with ``anchor_losses(embeddings, labels,
+        cluster_ids)``; a class gets ``margins`` and the ``criterion__*`` parameters.
+    sampler : str or sampler object, default='class-balanced'
+        The paper draws equally many quintuplets per class. Class-aware samplers
+        need one label per row: for a multi-label ``y`` the default
+        'class-balanced' shuffles instead (``sampler_`` is then None).
     margins : tuple of 3 floats, default=(0.05, 0.1, 0.2)
         ``(g1, g2, g3)`` of the quintuplet loss. Not published [unsure]; see
         :class:`~skimbal.losses.QuintupletLoss`.
-    n_clusters_per_class : int, default=5
+    n_clusters_per_class : int >= 1, default=5
         k-means clusters per class (fewer for a class with fewer distinct
         embeddings). The paper does not fix it [unsure].
-    cluster_size : int, default=None
+    cluster_size : int >= 1, default=None
         When given, class ``c`` gets ``ceil(n_c / cluster_size)`` clusters.
-    n_neighbors : int, default=3
+    n_neighbors : int >= 1, default=3
         Cluster centres retrieved by the kNN rule [unsure]; at most
         ``n_clusters_per_class`` works best (see :class:`ClusterKNNClassifier`).
-    recluster_every : int, default=5
+    recluster_every : int >= 1, default=5
         Epochs between two re-clusterings (the paper re-clusters every 5,000
-        iterations).
+        iterations); the ``every`` of the callback 'reclustering'.
     ce_weight : float >= 0, default=0.0
         Weight of an added cross-entropy term on the head's logits. The paper
         trains with the quintuplet loss alone; a small value (0.1) can steady
@@ -119,19 +91,22 @@ class LMLEClassifier(MultiLabelMixin, ImbalancedNetClassifier):
     temperature : float > 0, default=0.2
         Softmax temperature of :meth:`predict_proba` (see
         :class:`ClusterKNNClassifier`).
-    **kwargs
-        Every parameter of :class:`ImbalancedNetClassifier`. Defaults changed
-        here: ``sampler='class-balanced'`` (the paper draws equally many
-        quintuplets per class) and ``criterion=QuintupletLoss``.
+    {net_params}
 
     Attributes
     ----------
     cluster_knn_ : ClusterKNNClassifier or list of them
-        The kNN classifier on the clusters of the final training embeddings
-        (fitted on encoded labels ``0 .. n_classes - 1``); one per attribute,
-        on the encoded values 0 and 1, for a multi-label target.
-    classes_, class_counts_, class_prior_, class_weight_, module_, history_
-        As in :class:`ImbalancedNetClassifier`.
+        The kNN classifier on the latest clusters (after training: those of the
+        final training embeddings), on the encoded labels ``0 .. n_classes - 1``;
+        one per attribute, on the encoded values 0 and 1, for a multi-label target.
+    module_ : torch.nn.Module
+        The network; its child ``lmle_clusters``
+        (:class:`~skimbal.losses._lmle.EmbeddingClusters`) holds the latest
+        clusters as buffers, so a checkpoint of the module restores them.
+    criterion_ : LMLECriterion
+        The objective; ``criterion_.embedding_loss`` is the quintuplet loss.
+    classes_, class_counts_, class_prior_, class_weight_, history_
+        As in :class:`skimbal.ImbalancedNetClassifier`.
 
     See Also
     --------
@@ -141,24 +116,25 @@ class LMLEClassifier(MultiLabelMixin, ImbalancedNetClassifier):
     Notes
     -----
     ``class_weight`` and ``sample_weight`` weight each anchor's quintuplet loss
-    (``sum_a w_a l_a / sum_a w_a`` over the anchors that have a term). Cluster
-    memberships stay fixed between two re-clusterings; batches from a sampler
-    that creates rows (``epoch_data``) and validation batches are assigned to
-    the nearest centre of their class instead. ``valid_bacc`` in the history is
-    the kNN rule with the latest clusters. The loss's hinge terms are mined
-    within the batch, so a batch should hold a few samples per cluster: keep
-    ``batch_size`` at least a few times ``n_classes * n_clusters_per_class``.
+    (``sum_a w_a l_a / sum_a w_a`` over the anchors that have a term) and the
+    cross-entropy term. Cluster memberships stay fixed between two
+    re-clusterings; batches from a sampler that creates rows (``epoch_data``)
+    and validation batches are assigned to the nearest centre of their class
+    instead. ``valid_bacc`` in the history is the kNN rule with the latest
+    clusters. The loss's hinge terms are mined within the batch, so a batch
+    should hold a few samples per cluster: keep ``batch_size`` at least a few
+    times ``n_classes * n_clusters_per_class``. The k-means of history epoch
+    ``e`` is seeded from ``(seed_, e)``, so a resumed run re-clusters as an
+    uninterrupted one.
 
     **Multi-label targets.** A binary indicator matrix ``y`` (n_samples,
-    n_attributes) is handled as in :class:`skimbal.CRLClassifier` (see
-    ``MultiLabelMixin``): one shared embedding, each attribute a binary
-    problem with its own per-value clusters and its own quintuplets; the loss
-    is the mean over the attributes, ``ce_weight`` weights the per-attribute
-    binary cross-entropy, and each attribute is predicted by its own
-    cluster-wise kNN (``predict`` gives the matrix in the original values,
-    ``predict_proba`` the probability of the high value, ``decision_function``
-    the kNN score of each attribute). Class-aware samplers need one label per
-    row, so a string ``sampler`` falls back to plain shuffling there.
+    n_attributes) trains one shared embedding, each attribute a binary problem
+    with its own per-value clusters and its own quintuplets; the loss is the
+    mean over the attributes, ``ce_weight`` weights the per-attribute binary
+    cross-entropy, and each attribute is predicted by its own cluster-wise kNN
+    (``predict`` gives the matrix in the original values, ``predict_proba`` the
+    probability of the high value, ``decision_function`` the kNN score of each
+    attribute).
 
     References
     ----------
@@ -177,22 +153,24 @@ class LMLEClassifier(MultiLabelMixin, ImbalancedNetClassifier):
     (6, 100)
     """
 
+    _parameter_constraints = {
+        **ImbalancedNetClassifier._parameter_constraints,
+        "margins": ["array-like"],
+        "n_clusters_per_class": [Interval(numbers.Integral, 1, None, closed="left")],
+        "cluster_size": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "recluster_every": [Interval(numbers.Integral, 1, None, closed="left")],
+        "ce_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+    }
+    accepts_multilabel = True
+
     def __init__(
-        self,
-        module=None,
-        *,
-        margins=(0.05, 0.1, 0.2),
-        n_clusters_per_class=5,
-        cluster_size=None,
-        n_neighbors=3,
-        recluster_every=5,
-        ce_weight=0.0,
-        temperature=0.2,
-        **kwargs,
+        self, module=None, *, criterion=QuintupletLoss, sampler="class-balanced",
+        margins=(0.05, 0.1, 0.2), n_clusters_per_class=5, cluster_size=None, n_neighbors=3,
+        recluster_every=5, ce_weight=0.0, temperature=0.2, **kwargs,
     ):
-        kwargs.setdefault("criterion", QuintupletLoss)
-        kwargs.setdefault("sampler", "class-balanced")
-        super().__init__(module, **kwargs)
+        super().__init__(module, criterion=criterion, sampler=sampler, **kwargs)
         self.margins = margins
         self.n_clusters_per_class = n_clusters_per_class
         self.cluster_size = cluster_size
@@ -201,47 +179,26 @@ class LMLEClassifier(MultiLabelMixin, ImbalancedNetClassifier):
         self.ce_weight = ce_weight
         self.temperature = temperature
 
-    # ------------------------------------------------------------ parameters
-    def _check_params(self):
-        super()._check_params()
-        ce_weight = self.ce_weight
-        if isinstance(ce_weight, bool) or not isinstance(ce_weight, numbers.Real) or not (
-            ce_weight >= 0
-        ):
-            raise ValueError(f"ce_weight must be a non-negative number, got {ce_weight!r}.")
-        # The kNN classifier validates the remaining clustering parameters.
-        self._cluster_knn().set_params(random_state=0)._validate_params()
+    # ------------------------------------------------------------ components
+    @property
+    def _default_callbacks(self):
+        callbacks = list(super()._default_callbacks)
+        # After the epoch timer: re-clustering counts in the epoch's duration.
+        position = [name for name, _ in callbacks].index("epoch_timer") + 1
+        callbacks.insert(position, ("reclustering", PeriodicReclustering(self.recluster_every)))
+        return callbacks
 
-    def _cluster_knn(self, random_state=None):
-        return ClusterKNNClassifier(
-            n_clusters_per_class=self.n_clusters_per_class,
-            cluster_size=self.cluster_size,
-            n_neighbors=self.n_neighbors,
-            temperature=self.temperature,
-            random_state=random_state,
-        )
-
-    def _criterion_params(self):
-        return {"margins": self.margins}
-
-    def initialize_criterion(self):
-        """Build the quintuplet loss (also for multi-label targets)."""
-        return ImbalancedNetClassifier.initialize_criterion(self)
-
-    def _fitted_sampler(self):
-        if getattr(self, "multilabel_", False) and isinstance(self.sampler, str):
-            return None
-        return super()._fitted_sampler()
-
-    def get_iterator(self, dataset, training=False):
-        """The base's iterator; a multi-label fit with a string sampler shuffles."""
-        iterator = super().get_iterator(dataset, training=training)
-        if training and getattr(iterator, "sampler", 0) is None and hasattr(iterator, "shuffle"):
-            iterator.shuffle = True
-        return iterator
+    def initialize_callbacks(self):
+        every = self.get_params_for("callbacks__reclustering").get("every")
+        if every is not None and every != self.recluster_every:
+            raise ValueError(
+                f"callbacks__reclustering__every={every!r} conflicts with recluster_every="
+                f"{self.recluster_every!r}; set recluster_every only."
+            )
+        return super().initialize_callbacks()
 
     def initialize_module(self):
-        """Build the module and check that it exposes an embedding."""
+        """Build the module, check its embedding and give it the cluster buffers."""
         super().initialize_module()
         if not has_embedding(self.module_):
             raise ValueError(
@@ -249,199 +206,151 @@ class LMLEClassifier(MultiLabelMixin, ImbalancedNetClassifier):
                 f"(the embedding protocol of skimbal.nn.MLP); {type(self.module_).__name__} "
                 "has not."
             )
+        self.module_.add_module("lmle_clusters", EmbeddingClusters())
         return self
 
-    @property
-    def _default_callbacks(self):
-        callbacks = []
-        for name, callback in super()._default_callbacks:
-            if name == "valid_bacc":
-                callback.scoring = _valid_knn_balanced_accuracy
-            callbacks.append((name, callback))
-            if name == "epoch_timer":
-                callbacks.append(
-                    ("reclustering", PeriodicReclustering(every=self.recluster_every))
-                )
-        return callbacks
+    def criterion_params(self):
+        return {**super().criterion_params(), "margins": self.margins}
+
+    def initialize_criterion(self):
+        """Build the embedding loss (``criterion``) and the objective around it."""
+        super().initialize_criterion()
+        weight = getattr(self, "class_weight_", None)
+        self.criterion_ = LMLECriterion(self.criterion_, self.ce_weight, weight)
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """For a multi-label ``y`` the default class-balanced sampler becomes shuffling."""
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        default = inspect.signature(type(self).__init__).parameters["sampler"].default
+        if self.multilabel_ and isinstance(self.sampler, str) and self.sampler == default:
+            self.sampler_ = None
 
     # --------------------------------------------------------------- training
-    def get_split_datasets(self, X, y=None, **fit_params):
-        """The training split as a dataset that also serves cluster ids."""
-        train, valid = super().get_split_datasets(X, y, **fit_params)
-        return _ClusteredDataset(train.X, train.y, train.sample_weight), valid
+    def _clusters(self):
+        return self.module_.lmle_clusters
 
     def infer(self, x, **fit_params):
-        """Forward a batch: ``(unit-norm embedding, logits of the head)``."""
+        """Forward a batch: ``ModelOutput(logits of the head, unit-norm embedding)``."""
         if not isinstance(x, torch.Tensor):
             return super().infer(x, **fit_params)
         features = self.module_.forward_features(x, **fit_params)
         embedding = torch.nn.functional.normalize(features, dim=1)
-        return embedding, self.module_.forward_head(features)
+        return ModelOutput(self.module_.forward_head(features), embedding)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Weighted mean quintuplet loss of the batch (plus ``ce_weight`` * CE)."""
-        embedding, logits = y_pred
-        sample_weight = cluster_ids = None
-        target = y_true
-        if isinstance(y_true, dict):
-            target = y_true["y"]
-            sample_weight = y_true.get("sample_weight")
-            cluster_ids = y_true.get("cluster_ids")
+        """The objective of a batch; rows without cluster ids join their nearest centre."""
+        output, target = as_model_output(y_pred), as_target(y_true)
+        if output.embedding is None:
+            raise ValueError("LMLEClassifier's loss needs the embedding of the batch.")
+        y = target.y.to(output.embedding.device)
+        cluster_ids = target.extras.get("cluster_ids")
         if cluster_ids is None:
-            cluster_ids = self._nearest_own_cluster(embedding.detach(), target)
-        if target.ndim == 1:
-            loss = self._quintuplet_term(
-                embedding, target, cluster_ids, self.class_weight_, sample_weight
-            )
-        else:
-            class_weight = self.class_weight_
-            loss = torch.stack([
-                self._quintuplet_term(
-                    embedding, target[:, a], cluster_ids[:, a],
-                    None if class_weight is None else class_weight[a], sample_weight,
-                )
-                for a in range(target.shape[1])
-            ]).mean()
-        if self.ce_weight:
-            loss = loss + self.ce_weight * self._cross_entropy_term(logits, target, sample_weight)
-        return loss
+            cluster_ids = self._clusters().assign(output.embedding.detach(), y)
+        return self.criterion_(output.embedding, y, cluster_ids, logits=output.logits,
+                               sample_weight=target.sample_weight)
 
-    def _quintuplet_term(self, embedding, target, cluster_ids, class_weight, sample_weight):
-        """``sum_a w_a l_a / sum_a w_a`` over the anchors that have a term."""
-        per_anchor, has_term = self.criterion_.anchor_losses(embedding, target, cluster_ids)
-        weight = has_term.to(per_anchor.dtype)
-        if class_weight is not None:
-            weight = weight * torch.as_tensor(class_weight, device=weight.device)[target]
-        if sample_weight is not None:
-            weight = weight * sample_weight
-        return (weight * per_anchor).sum() / weight.sum().clamp_min(1e-12)
+    def recluster(self, dataset, epoch):
+        """Cluster each class of ``dataset`` (per attribute) on the current embedding.
 
-    def _cross_entropy_term(self, logits, target, sample_weight):
-        if target.ndim == 2:
-            return self._attribute_bce(logits, target, sample_weight)
-        ce = torch.nn.functional.cross_entropy(logits, target, reduction="none")
-        weight = torch.ones_like(ce) if sample_weight is None else sample_weight
-        if self.class_weight_ is not None:
-            weight = weight * torch.as_tensor(self.class_weight_, device=ce.device)[target]
-        return (weight * ce).sum() / weight.sum().clamp_min(1e-12)
-
-    def _nearest_own_cluster(self, embedding, target):
-        """Cluster ids by the nearest current centre of each sample's own class."""
-        knn = getattr(self, "cluster_knn_", None)
-        if knn is None:
-            return target
-        if target.ndim == 2:
-            return torch.stack(
-                [_nearest_center(embedding, target[:, a], k) for a, k in enumerate(knn)], dim=1
-            )
-        return _nearest_center(embedding, target, knn)
-
-    def _embed(self, X):
-        """Unit-norm embeddings of a tensor of rows, in evaluation mode."""
-        training = self.module_.training
-        self.module_.eval()
-        try:
-            with torch.no_grad():
-                chunks = [
-                    self.infer(X[start:start + self.batch_size])[0]
-                    for start in range(0, len(X), self.batch_size)
-                ]
-        finally:
-            self.module_.train(training)
-        return torch.cat(chunks)
-
-    def recluster(self, dataset):
-        """Cluster each class of ``dataset`` on the current embedding.
-
-        Called by :class:`~skimbal.callbacks.PeriodicReclustering`; refits
-        ``cluster_knn_`` on the embeddings of ``dataset`` (the training split).
+        Called by :class:`~skimbal.callbacks.PeriodicReclustering`. Stores the
+        clusters in the module and refits ``cluster_knn_`` on them.
 
         Parameters
         ----------
         dataset : TensorDataset
-            Rows and encoded labels.
+            Rows and encoded labels (the training split).
+        epoch : int
+            History epoch; k-means is seeded from ``(seed_, epoch)``.
 
         Returns
         -------
         cluster_ids : torch.LongTensor of shape (n_rows,) or (n_rows, n_attributes)
-            Index of each row's cluster in ``cluster_knn_.cluster_centers_`` (per
-            attribute for a multi-label target), on the dataset's device.
+            Index of each row's cluster in the stored centres, on the data's device.
         """
         # float64 so that the kNN distances do not depend on the query batch.
-        embedding = to_numpy(self._embed(dataset.X)).astype(np.float64)
-        y = to_numpy(dataset.y)
-        if y.ndim == 2:
-            knns = [self._fit_knn(embedding, y[:, a]) for a in range(y.shape[1])]
-            self.cluster_knn_ = knns
-            cluster_ids = np.stack([knn.train_clusters_ for knn in knns], axis=1)
-        else:
-            self.cluster_knn_ = self._fit_knn(embedding, y)
-            cluster_ids = self.cluster_knn_.train_clusters_
-        return torch.as_tensor(cluster_ids, device=dataset.X.device)
+        embedding = to_numpy(self._embedding(dataset)).astype(np.float64)
+        labels = to_numpy(dataset.y).reshape(len(dataset), -1)
+        rng = np.random.RandomState(epoch_seed(self.seed_, epoch, "lmle clusters"))
+        centers, center_labels, center_tasks = [], [], []
+        rows = np.empty(labels.shape, dtype=np.int64)
+        for task in range(labels.shape[1]):
+            task_centers, task_labels, task_rows = per_class_kmeans(
+                embedding, labels[:, task], n_clusters_per_class=self.n_clusters_per_class,
+                cluster_size=self.cluster_size, random_state=rng,
+            )
+            rows[:, task] = task_rows + sum(len(c) for c in centers)
+            centers.append(task_centers)
+            center_labels.append(task_labels)
+            center_tasks.append(np.full(len(task_centers), task))
+        self._clusters().store(np.concatenate(centers), np.concatenate(center_labels),
+                               np.concatenate(center_tasks), rows)
+        self.cluster_knn_ = self._knn_of_clusters()
+        return torch.as_tensor(rows.reshape(dataset.y.shape), device=dataset.y.device)
 
-    def _fit_knn(self, embedding, y):
-        # Seeded from torch's generator, which ``fit`` seeds from random_state.
-        seed = int(torch.randint(np.iinfo(np.int32).max, (1,)))
-        return self._cluster_knn(seed).fit(embedding, y)
+    def assign_clusters(self, dataset):
+        """Cluster ids of the rows of ``dataset`` under the stored clusters.
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # ``transform`` gives the float32 embedding whatever the input dtype.
-        tags.transformer_tags = TransformerTags(preserves_dtype=["float32"])
-        return tags
-
-    # -------------------------------------------------------------- prediction
-    def transform(self, X):
-        """Unit-norm embedding of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
+        The ids the clusters were made with when the rows are those (same number
+        and labels, as after resuming from a checkpoint); else the nearest centre
+        of each row's class on the current embedding. Refits ``cluster_knn_`` on
+        the stored clusters.
 
         Returns
         -------
-        embedding : ndarray of float32, shape (n_samples, n_embedding)
+        cluster_ids : torch.LongTensor or None
+            As :meth:`recluster`; None when no clusters are stored.
         """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        return to_numpy(self._embed(self._to_device(X)))
+        clusters = self._clusters()
+        if clusters.empty:
+            return None
+        y = dataset.y
+        if not clusters.holds_rows(y):
+            clusters.set_rows(clusters.assign(self._embedding(dataset), y))
+        self.cluster_knn_ = self._knn_of_clusters()
+        return clusters.row_clusters.reshape(y.shape).to(y.device)
 
-    def fit_transform(self, X, y, sample_weight=None, **fit_params):
-        """Fit, then return the embedding of ``X``.
+    def _knn_of_clusters(self):
+        """The cluster-wise kNN (one per attribute) on the stored clusters."""
+        clusters = self._clusters()
+        centers = to_numpy(clusters.centers)
+        labels, tasks = to_numpy(clusters.center_labels), to_numpy(clusters.center_tasks)
+        rows = to_numpy(clusters.row_clusters)
+        params = {name: getattr(self, name) for name in (
+            "n_clusters_per_class", "cluster_size", "n_neighbors", "temperature")}
+        n_classes = 2 if self.multilabel_ else len(self.classes_)
+        knns = []
+        for task in range(rows.shape[1]):
+            members = np.flatnonzero(tasks == task)
+            knns.append(ClusterKNNClassifier.from_clusters(
+                centers[members], labels[members], classes=np.arange(n_classes),
+                train_clusters=rows[:, task] - members[0], **params,
+            ))
+        return knns if self.multilabel_ else knns[0]
 
-        Parameters
-        ----------
-        X, y, sample_weight, **fit_params
-            As in :meth:`fit`.
+    def _embedding(self, X):
+        """Unit-norm embeddings of ``X`` (an array or a dataset), on the device."""
+        dataset = self._forward_dataset(X)
+        return torch.cat([as_model_output(output).embedding
+                          for output in self.forward_iter(dataset, device=None)])
 
-        Returns
-        -------
-        embedding : ndarray of float32, shape (n_samples, n_embedding)
-        """
-        return self.fit(X, y, sample_weight=sample_weight, **fit_params).transform(X)
-
+    # ------------------------------------------------------------- prediction
     def _knn_outputs(self, X, method):
         """``method`` of the kNN on the embedding of ``X``; per attribute, stacked."""
-        embedding = self.transform(X).astype(np.float64)
-        if getattr(self, "multilabel_", False):
-            return np.stack(
-                [getattr(knn, method)(embedding) for knn in self.cluster_knn_], axis=1
-            )
+        self.check_is_fitted(["cluster_knn_"])
+        embedding = to_numpy(self._embedding(X)).astype(np.float64)
+        if self.multilabel_:
+            return np.stack([getattr(knn, method)(embedding) for knn in self.cluster_knn_], 1)
         return getattr(self.cluster_knn_, method)(embedding)
 
-    def decision_function(self, X):
-        """Normalised kNN margins (see :class:`ClusterKNNClassifier`).
+    def decision_scores(self, X):
+        """The kNN margins of every class (the binary score of every attribute)."""
+        method = "decision_function" if getattr(self, "multilabel_", False) else "class_margins"
+        return torch.as_tensor(self._knn_outputs(X, method))
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples, n_classes), (n_samples,) for two
-            classes, or (n_samples, n_attributes) for a multi-label target.
-        """
-        return self._knn_outputs(X, "decision_function")
+    def predict_encoded(self, X):
+        """The cluster-wise kNN rule on the embedding (encoded labels)."""
+        return self._knn_outputs(X, "predict")
 
     def predict_proba(self, X):
         """``softmax(margins / temperature)`` of the cluster-wise kNN.
@@ -456,12 +365,11 @@ class LMLEClassifier(MultiLabelMixin, ImbalancedNetClassifier):
             n_attributes) for a multi-label target (probability of the high
             value of each attribute).
         """
-        if getattr(self, "multilabel_", False):
-            return self._knn_outputs(X, "predict_proba")[:, :, 1]
-        return self._knn_outputs(X, "predict_proba")
+        proba = self._knn_outputs(X, "predict_proba")
+        return proba[:, :, 1] if proba.ndim == 3 else proba
 
-    def predict(self, X):
-        """Labels from the cluster-wise kNN rule on the embedding.
+    def transform(self, X):
+        """Unit-norm embedding of ``X``.
 
         Parameters
         ----------
@@ -469,10 +377,19 @@ class LMLEClassifier(MultiLabelMixin, ImbalancedNetClassifier):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,), or (n_samples, n_attributes) in
-            the original values for a multi-label target.
+        embedding : ndarray of float32, shape (n_samples, n_embedding)
         """
-        index = self._knn_outputs(X, "predict")
-        if getattr(self, "multilabel_", False):
-            return self.label_values_[index]
-        return self.classes_[index]
+        self.check_is_fitted()
+        return to_numpy(self._embedding(X))
+
+    def fit_transform(self, X, y, sample_weight=None, **fit_params):
+        """Fit, then return the embedding of ``X`` (see :meth:`fit`, :meth:`transform`)."""
+        return self.fit(X, y, sample_weight=sample_weight, **fit_params).transform(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # ``transform`` gives the float32 embedding whatever the input dtype.
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float32"])
+        # The default class-balanced sampler gives way to shuffling for multi-label y.
+        tags.classifier_tags.multi_label = self.sampler in (None, "class-balanced")
+        return tags

@@ -1,58 +1,41 @@
-"""Decoupled two-stage training: cRT, tau-normalisation, LWS and NCM.
+"""Decoupled two-stage training (Kang et al., ICLR 2020): cRT, tau-norm, LWS and NCM.
 
-Kang et al. (ICLR 2020) learn the representation with ordinary
-instance-balanced training and re-balance only the classifier afterwards.
 :class:`DecoupledClassifier` is a meta-estimator: stage one fits a clone of any
-skimbal estimator whose module follows the embedding protocol, stage two
-computes the embedding of the training data once, without gradients, and
-adjusts the classifier on it; the backbone is never touched again.
+skimbal estimator with an embedding; stage two re-balances only the classifier
+on the frozen embedding of the training data.
 """
 
 import copy
 import numbers
-import warnings
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.metrics import balanced_accuracy_score
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import ImbalancedNetClassifier
-from ._cross_entropy import CrossEntropyClassifier
-from ._validation import stratified_holdout
-from .nn import has_embedding
-from .nn._bbn import reset_parameters
-from .sampling import ClassAwareSampler, check_sampler
+from .._core.base import ImbalancedNetClassifier
+from .._core.data import TensorDataset
+from .._core.random import draw_seed, epoch_seed, seeded_torch
+from ..nn import has_embedding
+from ..nn._bbn import reset_parameters
+from ..sampling import ClassAwareSampler, check_sampler
+from ._holdout import TAU_GRID, check_grid, choose_by_balanced_accuracy, holdout_split
+from ._reweighting import CrossEntropyClassifier
 
-__all__ = ["DecoupledClassifier", "tau_normalized_weight"]
-
-#: Candidates of ``tau`` searched when ``tau='auto'``: 0 to 2 in steps of 0.1.
-TAU_GRID = np.round(np.linspace(0.0, 2.0, 21), 2)
+__all__ = ["DecoupledClassifier", "LearnableWeightScaling", "tau_normalized_weight"]
 
 
 def tau_normalized_weight(weight, tau):
-    """Rescale each class's weight vector: ``w_j / ||w_j||^tau``.
+    """Rescale each class's row of ``weight`` (shape (C, d)): ``w_j / ||w_j||^tau``.
 
-    Parameters
-    ----------
-    weight : torch.Tensor of shape (n_classes, n_embedding)
-        Classifier weights, one row per class.
-    tau : float
-        Exponent; 0 leaves the weights unchanged, 1 gives unit-norm rows.
-
-    Returns
-    -------
-    weight : torch.Tensor of shape (n_classes, n_embedding)
+    ``tau = 0`` leaves the weights unchanged, ``tau = 1`` gives unit-norm rows.
 
     Examples
     --------
     >>> import torch
-    >>> from skimbal._decoupling import tau_normalized_weight
+    >>> from skimbal.methods._two_stage import tau_normalized_weight
     >>> tau_normalized_weight(torch.tensor([[3.0, 4.0], [0.0, 1.0]]), 1.0)
     tensor([[0.6000, 0.8000],
             [0.0000, 1.0000]])
@@ -66,14 +49,7 @@ class LearnableWeightScaling(torch.nn.Module):
 
     ``z_j = f_j * head(x)_j``: scaling the logit of class ``j`` is scaling its
     weight vector and bias, ``w_j -> f_j w_j`` (Kang et al. 2020, Sec. 4). The
-    scales start at 1; the head's own parameters do not require gradients.
-
-    Parameters
-    ----------
-    head : torch.nn.Module
-        The stage-one classifier (used as is; pass a copy).
-    n_classes : int
-        Number of logits.
+    ``n_classes`` scales start at 1; ``head`` (used as is: pass a copy) is frozen.
     """
 
     def __init__(self, head, n_classes):
@@ -90,85 +66,74 @@ class LearnableWeightScaling(torch.nn.Module):
 class DecoupledClassifier(ClassifierMixin, BaseEstimator):
     """Two-stage decoupled training: representation first, classifier re-balanced after.
 
-    Stage one fits a clone of ``estimator`` as it is, with instance-balanced
-    sampling. Stage two computes the embedding ``f(x)`` of the training data once
-    (no gradients, evaluation mode) and re-balances the classifier on it
-    (Kang et al. 2020, Sec. 4):
+    Stage one fits a clone of ``estimator`` as it is. Stage two computes the
+    embedding ``f(x)`` of the training data once (no gradients, evaluation mode)
+    and re-balances the classifier on it (Kang et al. 2020, Sec. 4):
 
-    - ``'crt'`` (classifier re-training): a copy of the head is re-initialised
-      and trained for ``stage2_epochs`` epochs on the frozen embeddings with
-      class-balanced sampling (``ClassAwareSampler(q=0)``).
-    - ``'tau-norm'``: the weights are rescaled without training,
-      ``w_j <- w_j / ||w_j||^tau``, and the bias is dropped, so
-      ``z_j = w_j^T f(x) / ||w_j||^tau``.
-    - ``'lws'`` (learnable weight scaling): one scale ``f_j`` per class on top of
-      the frozen head, ``z_j = f_j (w_j^T f(x) + b_j)``, learned with
-      class-balanced sampling.
-    - ``'ncm'`` (nearest class mean): ``z_j = cos(f(x), mu_j)`` with ``mu_j`` the
-      mean of the L2-normalised training embeddings of class ``j``.
-
-    The backbone is never updated in stage two.
+    - ``'crt'`` (classifier re-training): a copy of the head is re-initialised and
+      trained for ``stage2_epochs`` epochs with class-balanced sampling.
+    - ``'tau-norm'``: no training; ``z_j = w_j^T f(x) / ||w_j||^tau`` (no bias).
+    - ``'lws'`` (learnable weight scaling): ``z_j = f_j (w_j^T f(x) + b_j)``, one
+      scale ``f_j`` per class learned with class-balanced sampling.
+    - ``'ncm'`` (nearest class mean): ``z_j = cos(f(x), mu_j)``, ``mu_j`` the mean
+      of the L2-normalised training embeddings of class ``j``.
 
     Parameters
     ----------
     estimator : skimbal estimator, default=None
-        Stage-one estimator, cloned at fit; its module must follow the embedding
-        protocol (``forward_features``, ``forward_head``, attribute ``head``).
-        None uses ``CrossEntropyClassifier()``. Its parameters are reachable as
-        ``estimator__<name>`` (``get_params``, ``set_params``, grid search).
+        Stage-one estimator (an :class:`~skimbal.ImbalancedNetClassifier`), cloned
+        at fit; its module must follow the embedding protocol (``forward_features``,
+        ``forward_head``, attribute ``head``). None is ``CrossEntropyClassifier()``.
+        Its parameters are reachable as ``estimator__<name>``.
     method : {'crt', 'tau-norm', 'lws', 'ncm'}, default='crt'
         How the classifier is re-balanced.
     stage2_epochs : int, default=10
         Epochs of classifier training for 'crt' and 'lws' (Kang et al. 2020,
         Sec. 5: 10 epochs).
     stage2_lr : float, default=None
-        Learning rate of stage two; None uses the stage-one estimator's ``lr``.
-        The optimizer class, its other ``optimizer__*`` settings, the batch size
-        and the device are the stage-one estimator's.
+        Learning rate of stage two (None: the stage-one ``lr``); optimizer, its
+        ``optimizer__*`` settings, batch size and device are the stage-one ones.
     stage2_sampler : str or sampler object, default=None
         Sampler of stage two ('crt', 'lws'); None is class-balanced sampling,
         ``ClassAwareSampler(q=0.0)``, as in the paper.
     tau : 'auto', float or array-like of float, default='auto'
-        Exponent of 'tau-norm'. 'auto' searches 0, 0.1, ..., 2; an array-like gives
-        the candidates. With more than one candidate, stage one trains on
-        ``1 - tau_validation_fraction`` of every class and ``tau_`` is the candidate
-        with the best balanced accuracy on the held-out rest of the training data
-        (the smallest one on ties). Test data are never involved.
+        Exponent of 'tau-norm'; 'auto' searches 0, 0.1, ..., 2, an array-like gives
+        the candidates. With several, stage one trains on ``1 -
+        tau_validation_fraction`` of every class and ``tau_`` has the best balanced
+        accuracy on the held-out rest of the training data, ties going to the
+        smallest (:mod:`skimbal.methods._holdout`, ``reference=0``). Test data are
+        never involved.
     tau_validation_fraction : float in (0, 1), default=0.2
         Fraction of every class held out to choose ``tau``.
     tau_refit : bool, default=True
         After ``tau`` is chosen, train stage one again on *all* the training data
-        and apply ``tau_`` to that network's head (as ``GridSearchCV(refit=True)``
-        does), so that choosing ``tau`` does not cost the final model the held-out
-        part of the data. Stage one then trains twice. False keeps the network
-        trained on ``1 - tau_validation_fraction`` of the data.
+        (as ``GridSearchCV(refit=True)``); False keeps the network trained without
+        the held-out rows.
     random_state : int, RandomState instance or None, default=None
         Seeds the hold-out split, the head re-initialisation and the sampling of
         stage two. When the stage-one estimator's own ``random_state`` is None it
-        receives a seed drawn from this one.
+        receives a seed derived from this one.
 
     Attributes
     ----------
-    estimator_ : estimator
+    estimator_ : ImbalancedNetClassifier
         The fitted stage-one estimator (its backbone is the final backbone).
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of str
-        Names of the features, when X had string column names.
-    head_estimator_ : ImbalancedNetClassifier
-        'crt' and 'lws': the network trained in stage two on the embeddings; its
-        ``module_`` is the new head (for 'lws' a :class:`LearnableWeightScaling`).
-    stage2_sampler_ : sampler object
-        'crt' and 'lws': the sampler stage two used.
+        Number of features seen during fit (and ``feature_names_in_``).
+    seed_ : int
+        The seed the hold-out split and both stages' seeds derive from.
+    head_estimator_, stage2_sampler_ : ImbalancedNetClassifier, sampler object
+        'crt' and 'lws': the net trained in stage two on the embeddings (its
+        ``module_`` the new head, for 'lws' a :class:`LearnableWeightScaling`) and
+        its sampler.
     lws_scale_ : ndarray of shape (n_classes,)
         'lws': the learned scales.
-    tau_ : float
-        'tau-norm': the exponent used.
+    tau_, tau_weight_ : float, ndarray of shape (n_classes, n_embedding)
+        'tau-norm': the exponent used and the normalised weights.
     tau_scores_ : dict
-        'tau-norm' with several candidates: balanced accuracy on the held-out
-        training part for every candidate.
+        'tau-norm' with several candidates: held-out balanced accuracy of each.
     class_means_ : ndarray of shape (n_classes, n_embedding)
         'ncm': unit-norm class means of the normalised embeddings.
 
@@ -179,12 +144,11 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    ``fit`` takes no ``sample_weight``: set weights on the stage-one estimator's
-    loss (``class_weight``) instead. The tau-norm classifier has no bias (Kang
-    et al. 2020, Sec. 4), so with ``tau=0`` it equals the stage-one classifier
-    only when the head has none. ``predict_proba`` is the softmax of
-    :meth:`decision_function`; for 'ncm' the cosines lie in [-1, 1] and the
-    probabilities are flat, though ordered.
+    ``fit`` takes no ``sample_weight`` (use the stage-one ``class_weight``). The
+    tau-norm classifier has no bias (Kang et al. 2020, Sec. 4). ``predict_proba``
+    is the softmax of the scores (flat for the cosines of 'ncm'). Learned arrays
+    are NumPy arrays and the networks skorch nets, so a model fitted on a GPU
+    unpickles on a CPU-only machine.
 
     References
     ----------
@@ -210,28 +174,16 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         "method": [StrOptions({"crt", "tau-norm", "lws", "ncm"})],
         "stage2_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "stage2_lr": [Interval(numbers.Real, 0, None, closed="neither"), None],
-        "stage2_sampler": [
-            str, HasMethods(["epoch_indices"]), HasMethods(["epoch_data"]), None
-        ],
+        "stage2_sampler": [str, HasMethods(["epoch_indices"]), HasMethods(["epoch_data"]), None],
         "tau": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="left"), "array-like"],
         "tau_validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "tau_refit": ["boolean"],
         "random_state": ["random_state"],
     }
 
-    def __init__(
-        self,
-        estimator=None,
-        *,
-        method="crt",
-        stage2_epochs=10,
-        stage2_lr=None,
-        stage2_sampler=None,
-        tau="auto",
-        tau_validation_fraction=0.2,
-        tau_refit=True,
-        random_state=None,
-    ):
+    def __init__(self, estimator=None, *, method="crt", stage2_epochs=10, stage2_lr=None,
+                 stage2_sampler=None, tau="auto", tau_validation_fraction=0.2,
+                 tau_refit=True, random_state=None):
         self.estimator = estimator
         self.method = method
         self.stage2_epochs = stage2_epochs
@@ -243,6 +195,7 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Fit stage one, then re-balance the classifier on the frozen embedding.
 
@@ -257,66 +210,55 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : object
         """
-        self._validate_params()
         taus = self._tau_candidates()
         X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=True)
         check_classification_targets(y)
-        encoded = LabelEncoder().fit_transform(y)
-        if len(np.unique(encoded)) < 2:
+        classes, encoded = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the data, "
                 f"but the data contain only one class: {y[0]!r}."
             )
-        rng = check_random_state(self.random_state)
-        search_tau = self.method == "tau-norm" and len(taus) > 1
+        self.seed_ = draw_seed(self.random_state)
+        stage_one_seed = epoch_seed(self.seed_, 0, "stage one")
+        search_tau = taus is not None and len(taus) > 1
+        rows = slice(None)
         if search_tau:
-            fit_index, holdout_index = stratified_holdout(
-                encoded, self.tau_validation_fraction, rng
-            )
-        else:
-            fit_index, holdout_index = np.arange(len(y)), None
-        stage_one_seed = int(rng.randint(np.iinfo(np.int32).max))
-        stage_two_seed = int(rng.randint(np.iinfo(np.int32).max))
-
-        self.estimator_ = self._fit_stage_one(X[fit_index], y[fit_index], stage_one_seed)
+            rows, held_out = holdout_split(encoded, self.tau_validation_fraction, self.seed_,
+                                           "tau holdout")
+        self.estimator_ = self._fit_stage_one(X[rows], y[rows], stage_one_seed)
         self.classes_ = self.estimator_.classes_
         if search_tau:
-            self._choose_tau(X[holdout_index], y[holdout_index], taus)
+            self._choose_tau(X[held_out], y[held_out], taus)
             if self.tau_refit:
-                # tau_ is chosen; the final network learns from every training sample.
+                # tau_ is chosen; the final network learns from every training row.
                 self.estimator_ = self._fit_stage_one(X, y, stage_one_seed)
-        elif self.method == "tau-norm":
+        elif taus is not None:
             self.tau_ = float(taus[0])
-        if self.method == "tau-norm":
-            # tau-norm rescales the head: no embedding of the training data needed.
-            features = target = None
-        else:
-            features, target = self._embed(X), self._encoded_target(y)
-        self._fit_stage_two(features, target, seed=stage_two_seed)
+        # tau-norm rescales the head: no embedding of the training rows needed.
+        features = target = None
+        if self.method != "tau-norm":
+            features, target = self._embed(X), self._encode(y)
+        self._fit_stage_two(features, target, seed=epoch_seed(self.seed_, 0, "stage two"))
         return self
 
     def _tau_candidates(self):
+        """Sorted, distinct candidates of ``tau`` (None unless 'tau-norm')."""
         if self.method != "tau-norm":
             return None
-        if isinstance(self.tau, str):
-            return TAU_GRID
-        taus = np.atleast_1d(np.asarray(self.tau, dtype=np.float64))
-        if taus.ndim != 1 or len(taus) == 0 or not np.all(np.isfinite(taus)) or np.any(taus < 0):
-            raise ValueError(f"tau must be 'auto' or non-negative numbers, got {self.tau!r}.")
-        return np.unique(taus)
+        return TAU_GRID if isinstance(self.tau, str) else np.unique(check_grid(self.tau, "tau"))
 
     def _fit_stage_one(self, X, y, seed):
         estimator = CrossEntropyClassifier() if self.estimator is None else clone(self.estimator)
-        params = estimator.get_params(deep=False)
-        if "random_state" in params and params["random_state"] is None:
-            estimator.set_params(random_state=int(seed))
         if not isinstance(estimator, ImbalancedNetClassifier):
             raise ValueError(
                 "DecoupledClassifier needs a skimbal estimator (an ImbalancedNetClassifier) "
                 f"as estimator; got {type(estimator).__name__}."
             )
+        if estimator.random_state is None:
+            estimator.set_params(random_state=int(seed))
         estimator.fit(X, y)
-        module = getattr(estimator, "module_", None)
+        module = estimator.module_
         if not has_embedding(module) or not isinstance(getattr(module, "head", None),
                                                        torch.nn.Module):
             raise ValueError(
@@ -326,37 +268,35 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
             )
         return estimator
 
-    def _encoded_target(self, y):
-        return torch.as_tensor(
-            np.searchsorted(self.classes_, y), dtype=torch.long, device=self._device()
-        )
-
-    def _device(self):
-        return self.estimator_._compute_device()
+    def _encode(self, y):
+        """Encoded labels of ``y`` as a tensor on the stage-one module's device."""
+        y = self.estimator_.label_encoding_.encode(y)
+        device = next(self.estimator_.module_.parameters()).device
+        return torch.as_tensor(y, dtype=torch.long, device=device)
 
     def _embed(self, X):
         """Embedding of validated X, in evaluation mode and without gradients."""
         module = self.estimator_.module_
-        batch_size = self.estimator_.batch_size
-        batch_size = len(X) if batch_size in (None, -1) else batch_size
+        device = next(module.parameters()).device
+        size = self.estimator_.batch_size
+        size = len(X) if size in (None, -1) else size
         was_training = module.training
         module.eval()
         try:
             with torch.no_grad():
-                chunks = [
-                    module.forward_features(self.estimator_._to_device(X[start:start + batch_size]))
-                    for start in range(0, len(X), batch_size)
-                ]
+                return torch.cat([
+                    module.forward_features(torch.as_tensor(X[i:i + size], device=device))
+                    for i in range(0, len(X), size)
+                ])
         finally:
             module.train(was_training)
-        return torch.cat(chunks)
 
     def _choose_tau(self, X_holdout, y_holdout, taus):
         """``tau_``: the candidate with the best balanced accuracy on held-out rows."""
-        features = self._embed(X_holdout)
-        target = self._encoded_target(y_holdout)
-        self.tau_scores_ = _score_taus(self._head_weight(), features, target, taus)
-        self.tau_ = float(max(self.tau_scores_, key=lambda t: (self.tau_scores_[t], -t)))
+        features, target = self._embed(X_holdout), self._encode(y_holdout)
+        choice = _choose_tau(self._head_weight(), features, target, taus)
+        self.tau_ = choice.value
+        self.tau_scores_ = {float(t): float(s) for t, s in zip(taus, choice.scores, strict=True)}
 
     def _head_weight(self):
         """A copy of the stage-one head's weight matrix (tau-norm needs one)."""
@@ -382,8 +322,7 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
     def _fit_head(self, head, features, target, n_classes, seed):
         """Train a re-initialised head ('crt') or per-class scales ('lws')."""
         head = copy.deepcopy(head)
-        with torch.random.fork_rng(devices=_cuda_devices()):
-            torch.manual_seed(seed)
+        with seeded_torch(seed):
             if self.method == "crt":
                 if reset_parameters(head) == 0:
                     raise ValueError(
@@ -393,88 +332,45 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
             else:
                 head = LearnableWeightScaling(head, n_classes)
         sampler = check_sampler(self.stage2_sampler)
-        self.stage2_sampler_ = ClassAwareSampler(q=0.0) if sampler is None else sampler
+        sampler = ClassAwareSampler(q=0.0) if sampler is None else copy.deepcopy(sampler)
+        self.stage2_sampler_ = sampler
         stage_one = self.estimator_
-        optimizer_params = {
-            f"optimizer__{name}": value
-            for name, value in stage_one.get_params_for("optimizer").items()
-        }
+        routed = stage_one.get_params_for("optimizer")
         self.head_estimator_ = ImbalancedNetClassifier(
-            head,
-            optimizer=stage_one.optimizer,
+            head, optimizer=stage_one.optimizer,
             lr=stage_one.lr if self.stage2_lr is None else self.stage2_lr,
-            max_epochs=self.stage2_epochs,
-            batch_size=stage_one.batch_size,
-            sampler=self.stage2_sampler_,
-            random_state=seed,
-            device=stage_one.device,
-            **optimizer_params,
+            max_epochs=self.stage2_epochs, batch_size=stage_one.batch_size,
+            sampler=sampler, random_state=seed, device=stage_one.device,
+            classes=np.arange(n_classes), **{f"optimizer__{k}": v for k, v in routed.items()},
         )
         self.head_estimator_.fit(features.cpu().numpy(), target.cpu().numpy())
         if self.method == "lws":
             self.lws_scale_ = self.head_estimator_.module_.scale.detach().cpu().numpy()
 
     # ------------------------------------------------------------ predict
-    def decision_function(self, X):
-        """Re-balanced logits (cosines for 'ncm').
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two
-            classes (score of the second class minus that of the first).
-        """
-        scores = self._scores(X).cpu().numpy()
-        if scores.shape[1] == 2:
-            return scores[:, 1] - scores[:, 0]
-        return scores
-
     def _scores(self, X):
+        """Re-balanced scores of X, a tensor on the stage-one module's device."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True)
         features = self._embed(X)
-        device = features.device
-        with torch.no_grad():
-            if self.method == "ncm":
-                means = torch.as_tensor(self.class_means_, device=device)
-                return torch.nn.functional.normalize(features, dim=1) @ means.T
-            if self.method == "tau-norm":
-                return features @ torch.as_tensor(self.tau_weight_, device=device).T
-            head = self.head_estimator_.module_
-            was_training = head.training
-            head.eval()
-            try:
-                return head(features)
-            finally:
-                head.train(was_training)
+        if self.method == "ncm":
+            means = torch.as_tensor(self.class_means_, device=features.device)
+            return torch.nn.functional.normalize(features, dim=1) @ means.T
+        if self.method == "tau-norm":
+            return features @ torch.as_tensor(self.tau_weight_, device=features.device).T
+        return self.head_estimator_.decision_scores(TensorDataset(features))
+
+    def decision_function(self, X):
+        """Re-balanced scores (n_samples, n_classes); for 2 classes, the second minus the first."""
+        scores = self._scores(X).cpu().numpy()
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
     def predict_proba(self, X):
-        """Softmax of the re-balanced logits.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
+        """Softmax of the re-balanced logits of X, shape (n_samples, n_classes)."""
         return torch.softmax(self._scores(X), dim=1).cpu().numpy()
 
     def predict(self, X):
-        """Predicted labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
+        """Predicted labels of X, shape (n_samples,)."""
         index = self._scores(X).argmax(1).cpu().numpy()
         return self.classes_[index]
 
@@ -484,19 +380,13 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _score_taus(weight, features, target, taus):
-    """Balanced accuracy of every candidate ``tau`` on held-out training embeddings."""
-    y_true = target.cpu().numpy()
-    scores = {}
-    with warnings.catch_warnings():
-        # The held-out part may lack classes that the predictions contain.
-        warnings.simplefilter("ignore", UserWarning)
-        for tau in taus:
-            logits = features @ tau_normalized_weight(weight, float(tau)).T
-            scores[float(tau)] = float(
-                balanced_accuracy_score(y_true, logits.argmax(1).cpu().numpy())
-            )
-    return scores
+def _choose_tau(weight, features, target, taus):
+    """The :class:`GridChoice` of ``tau`` on held-out embeddings (ties: the smallest)."""
+
+    def predict(tau):
+        return (features @ tau_normalized_weight(weight, tau).T).argmax(1).cpu().numpy()
+
+    return choose_by_balanced_accuracy(taus, predict, target.cpu().numpy(), reference=0.0)
 
 
 def _class_means(features, target, n_classes):
@@ -506,7 +396,3 @@ def _class_means(features, target, n_classes):
     sums.index_add_(0, target, normalised)
     counts = torch.bincount(target, minlength=n_classes).clamp_min(1).unsqueeze(1)
     return torch.nn.functional.normalize(sums / counts, dim=1)
-
-
-def _cuda_devices():
-    return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []

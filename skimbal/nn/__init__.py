@@ -5,9 +5,9 @@ All modules follow the embedding protocol documented in :class:`MLP`:
 head is the attribute ``head``.
 """
 
-from ._image_augmentation import ChannelNormalize, RandomCropFlip
 from ._bbn import BilateralBranchNetwork, split_last_block
-from ._heads import LargeMarginLinear, NormedLinear, replace_head
+from ._heads import LargeMarginLinear, LargeMarginSoftmaxNetwork, NormedLinear, replace_head
+from ._image_augmentation import ChannelNormalize, RandomCropFlip
 from ._mlp import MLP, has_embedding
 from ._resnet import CifarResNet, ResNet32
 
@@ -19,6 +19,7 @@ __all__ = [
     "BilateralBranchNetwork",
     "MLP",
     "LargeMarginLinear",
+    "LargeMarginSoftmaxNetwork",
     "NormedLinear",
     "has_embedding",
     "replace_head",

@@ -4,6 +4,8 @@
 :class:`LargeMarginLinear` gives the L-Softmax target logit during training.
 :func:`replace_head` puts either on any module that follows the embedding
 protocol of :class:`skimbal.nn.MLP` (the head is the attribute ``head``).
+:class:`LargeMarginSoftmaxNetwork` wraps such a module so that its ``forward``
+takes the targets, the way skorch passes them (as a keyword of ``forward``).
 """
 
 import math
@@ -16,7 +18,7 @@ from torch.nn import functional as F
 from ..losses._large_margin_softmax import large_margin_logits
 from ._mlp import has_embedding
 
-__all__ = ["LargeMarginLinear", "NormedLinear", "replace_head"]
+__all__ = ["LargeMarginLinear", "LargeMarginSoftmaxNetwork", "NormedLinear", "replace_head"]
 
 
 class NormedLinear(nn.Module):
@@ -128,6 +130,67 @@ class LargeMarginLinear(nn.Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"margin={self.margin}, mix={self.mix}"
         )
+
+
+class LargeMarginSoftmaxNetwork(nn.Module):
+    """An embedding module with an L-Softmax head whose ``forward`` takes the targets.
+
+    The backbone's head is replaced by a :class:`LargeMarginLinear` (with
+    :func:`replace_head`). ``forward(x)`` returns the plain logits ``W f(x)``;
+    ``forward(x, target)`` returns them with the L-Softmax target logit, the logits
+    the loss is computed on during training. skorch passes keyword arguments of
+    ``fit`` (and of ``train_step_single``) to the module's ``forward``, so the
+    estimator hands the batch's labels over as ``target`` without a training step
+    of its own. The network follows the embedding protocol itself.
+
+    Parameters
+    ----------
+    backbone : torch.nn.Module
+        A module following the embedding protocol (``forward_features``,
+        ``forward_head`` and a ``head`` with ``in_features`` and ``out_features``);
+        its head is replaced in place.
+    margin : int >= 1, default=2
+        The angular margin ``m`` of the head.
+
+    Attributes
+    ----------
+    backbone : torch.nn.Module
+        The wrapped module, with its new head.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skimbal.nn import MLP, LargeMarginSoftmaxNetwork
+    >>> net = LargeMarginSoftmaxNetwork(MLP(4, 3, hidden_layer_sizes=(8,)), margin=2)
+    >>> x, y = torch.randn(5, 4), torch.tensor([0, 1, 2, 0, 1])
+    >>> bool((net(x, target=y) <= net(x) + 1e-6).all())  # only the target logit drops
+    True
+    """
+
+    def __init__(self, backbone, margin=2):
+        super().__init__()
+        self.backbone = replace_head(backbone, LargeMarginLinear, margin=margin)
+
+    @property
+    def head(self):
+        """The :class:`LargeMarginLinear` head of the backbone."""
+        return self.backbone.head
+
+    def forward_features(self, x):
+        """The backbone's embedding of ``x``."""
+        return self.backbone.forward_features(x)
+
+    def forward_head(self, features, target=None):
+        """Plain logits of embeddings, or with the L-Softmax target logit given ``target``."""
+        if target is not None and len(target) != len(features):
+            raise ValueError(
+                f"target has {len(target)} rows but the batch has {len(features)}; the "
+                "L-Softmax logits need the label of every row."
+            )
+        return self.head(features, target)
+
+    def forward(self, x, target=None):
+        return self.forward_head(self.forward_features(x), target)
 
 
 def replace_head(module, head, **kwargs):

@@ -8,6 +8,7 @@ contract in ``docs/design.rst``.
 """
 
 from ._base import BaseSampler, check_sampler
+from ._bilateral import BilateralBatchLoader
 from ._class_aware import ClassAwareSampler, ProgressiveSampler, ReversedSampler
 from ._deferred import DeferredResampling
 from ._imblearn import ImbalancedLearnSampler
@@ -15,6 +16,7 @@ from ._meta_sampler import MetaClassSampler
 
 __all__ = [
     "BaseSampler",
+    "BilateralBatchLoader",
     "ClassAwareSampler",
     "DeferredResampling",
     "ImbalancedLearnSampler",

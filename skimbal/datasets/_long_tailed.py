@@ -1,27 +1,17 @@
-"""Long-tailed versions of classification data sets.
+"""Long-tailed subsets of a labelled data set: the class-count profiles and the draw.
 
 The long-tailed protocol of Cui et al. (CVPR 2019) and Cao et al. (NeurIPS 2019):
 keep ``n_i = int(n_max * (1 / IR) ** (i / (C - 1)))`` samples of the ``i``-th
 class (exponential profile) or ``n_max`` for the first half of the classes and
-``int(n_max / IR)`` for the rest (step profile), and test on a balanced set.
+``int(n_max / IR)`` for the rest (step profile).
 """
 
-import os
-import pickle
-
 import numpy as np
-from sklearn.datasets import load_digits
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-__all__ = [
-    "cifar10_lt_indices",
-    "load_cifar10",
-    "load_digits_lt",
-    "long_tailed_counts",
-    "make_long_tailed",
-]
+__all__ = ["long_tailed_counts", "long_tailed_indices", "make_long_tailed"]
 
 _PROFILES = ("exponential", "step")
 
@@ -271,188 +261,3 @@ def make_long_tailed(
         random_state=random_state,
     )
     return _safe_indexing(X, indices), y[indices]
-
-
-def _balanced_split(y, n_test_per_class, rng):
-    """Indices of a test part with ``n_test_per_class`` samples of every class."""
-    test = []
-    for label in np.unique(y):
-        members = np.flatnonzero(y == label)
-        test.append(rng.choice(members, size=n_test_per_class, replace=False))
-    test = np.sort(np.concatenate(test))
-    train = np.setdiff1d(np.arange(len(y)), test)
-    return train, test
-
-
-def load_digits_lt(imbalance_ratio=20, *, test_size=0.25, profile="exponential", random_state=None):
-    """Long-tailed training split and balanced test split of the digits data set.
-
-    The 1,797 8x8 images of scikit-learn's :func:`~sklearn.datasets.load_digits`
-    (shipped with scikit-learn, no download). First a balanced test split is
-    drawn with the same number of images of every digit; the long-tailed profile
-    is then applied to the rest, digit 0 being the head class with ``n_max``
-    equal to the smallest number of remaining images of a digit.
-
-    Parameters
-    ----------
-    imbalance_ratio : float, default=20
-        ``n_max / n_min`` of the training split (1 gives a balanced training split).
-    test_size : float in (0, 1) or int, default=0.25
-        A float is the fraction of the data set in the test split,
-        ``int(test_size * 1797 / 10)`` images of every digit; an int is the number
-        of images of every digit.
-    profile : {'exponential', 'step'}, default='exponential'
-        See :func:`long_tailed_counts`.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the test split and of the long-tailed subset.
-
-    Returns
-    -------
-    X_train : ndarray of float64, shape (n_train, 64)
-    X_test : ndarray of float64, shape (n_test, 64)
-    y_train : ndarray of int, shape (n_train,)
-    y_test : ndarray of int, shape (n_test,)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skimbal.datasets import load_digits_lt
-    >>> X_train, X_test, y_train, y_test = load_digits_lt(10, random_state=0)
-    >>> np.bincount(y_train).tolist()
-    [130, 100, 77, 60, 46, 36, 28, 21, 16, 13]
-    >>> np.bincount(y_test).tolist()
-    [44, 44, 44, 44, 44, 44, 44, 44, 44, 44]
-    """
-    X, y = load_digits(return_X_y=True)
-    n_classes = len(np.unique(y))
-    smallest = int(np.bincount(y).min())
-    if isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool):
-        n_test = int(test_size)
-    elif isinstance(test_size, float) and 0 < test_size < 1:
-        n_test = int(test_size * len(y) / n_classes)
-    else:
-        raise ValueError(
-            f"test_size must be a float in (0, 1) or a positive int, got {test_size!r}."
-        )
-    if not 1 <= n_test < smallest:
-        raise ValueError(
-            f"test_size gives {n_test} test images per digit; it must be between 1 and "
-            f"{smallest - 1} (the smallest digit has {smallest} images)."
-        )
-    rng = check_random_state(random_state)
-    train, test = _balanced_split(y, n_test, rng)
-    n_max = int(np.bincount(y[train]).min())
-    keep = long_tailed_indices(
-        y[train], imbalance_ratio, profile=profile, n_max=n_max, random_state=rng
-    )
-    train = train[keep]
-    return X[train], X[test], y[train], y[test]
-
-
-def _unpickle(path):
-    with open(path, "rb") as file:
-        return pickle.load(file, encoding="bytes")
-
-
-def _read_batch(path):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"CIFAR-10 batch {path!r} not found; expected the python version of CIFAR-10 "
-            "(data_batch_1 .. data_batch_5 and test_batch)."
-        )
-    batch = _unpickle(path)
-    try:
-        data, labels = batch[b"data"], batch[b"labels"]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"{path!r} is not a CIFAR-10 python batch (a dict with b'data' and b'labels')."
-        ) from None
-    data = np.asarray(data, dtype=np.uint8)
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):
-        raise ValueError(
-            f"{path!r}: b'data' must have shape (n, 3072) with one label per row, got "
-            f"{data.shape} and {len(labels)} labels."
-        )
-    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
-
-
-def load_cifar10(path):
-    """Read CIFAR-10 from its python batches.
-
-    Reads the standard "CIFAR-10 python version" folder (Krizhevsky, 2009):
-    ``data_batch_1`` .. ``data_batch_5`` and ``test_batch``, each a pickled dict
-    with ``b'data'`` (uint8, one 3072-byte row per image, channels first) and
-    ``b'labels'``. Nothing is downloaded.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The folder holding the batches (usually ``cifar-10-batches-py``).
-
-    Returns
-    -------
-    X_train : ndarray of uint8, shape (50000, 3, 32, 32)
-    X_test : ndarray of uint8, shape (10000, 3, 32, 32)
-    y_train : ndarray of int64, shape (50000,)
-    y_test : ndarray of int64, shape (10000,)
-
-    See Also
-    --------
-    cifar10_lt_indices : the long-tailed training subset.
-    """
-    path = os.fspath(path)
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"CIFAR-10 folder {path!r} does not exist.")
-    train = [_read_batch(os.path.join(path, f"data_batch_{i}")) for i in range(1, 6)]
-    X_test, y_test = _read_batch(os.path.join(path, "test_batch"))
-    X_train = np.concatenate([X for X, _ in train])
-    y_train = np.concatenate([y for _, y in train])
-    return X_train, X_test, y_train, y_test
-
-
-def cifar10_lt_indices(
-    labels, imbalance_ratio=100, *, profile="exponential", rule="first", random_state=None
-):
-    """Indices of the long-tailed CIFAR-10 training subset (CIFAR-10-LT).
-
-    Class ``i`` keeps ``int(5000 * (1 / IR) ** (i / 9))`` images (class 0 is the
-    head); IR 100 gives 5000 2997 1796 1077 645 387 232 139 83 50 (12,406 images).
-
-    Parameters
-    ----------
-    labels : array-like of shape (n_samples,)
-        Training labels, for example ``y_train`` of :func:`load_cifar10`.
-    imbalance_ratio : float, default=100
-        ``n_max / n_min``.
-    profile : {'exponential', 'step'}, default='exponential'
-        See :func:`long_tailed_counts`.
-    rule : {'first', 'random'}, default='first'
-        'first' keeps the first ``n_i`` images of each class in file order (Cao
-        et al.'s LDAM code does this); 'random' keeps a seeded random subset.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the 'random' rule.
-
-    Returns
-    -------
-    indices : ndarray of int64
-        Sorted indices into ``labels``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skimbal.datasets import cifar10_lt_indices
-    >>> labels = np.tile(np.arange(10), 5000)
-    >>> np.bincount(labels[cifar10_lt_indices(labels, 100)]).tolist()
-    [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
-    """
-    labels = column_or_1d(labels, warn=True)
-    n_max = int(np.bincount(np.unique(labels, return_inverse=True)[1]).max())
-    return long_tailed_indices(
-        labels,
-        imbalance_ratio,
-        profile=profile,
-        n_max=n_max,
-        order="index",
-        rule=rule,
-        random_state=random_state,
-    )

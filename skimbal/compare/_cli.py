@@ -1,8 +1,11 @@
 """The ``skimbal`` command.
 
-``skimbal compare`` trains the registered methods (:mod:`skimbal._compare`) on
+``skimbal compare`` trains the registered methods (:mod:`skimbal.compare`) on
 one long-tailed split and reports balanced accuracy, macro-F1, G-mean,
 many/medium/few-shot accuracy and fit time. See ``docs/compare.rst``.
+
+Parsing the arguments, ``--help`` and ``--list-methods`` import neither torch
+nor any estimator: they are imported when the comparison runs.
 """
 
 import argparse
@@ -11,41 +14,11 @@ import os
 import sys
 
 import numpy as np
-import torch
 
-from . import _compare
-from .datasets import load_digits_lt, make_long_tailed
+from . import _runner
+from ._output import RESULT_COLUMNS, format_table, write_outputs
 
-__all__ = ["main"]
-
-#: Columns of ``results.csv``, in order.
-RESULT_COLUMNS = (
-    "method",
-    "balanced_accuracy",
-    "macro_f1",
-    "g_mean",
-    "many_shot_accuracy",
-    "medium_shot_accuracy",
-    "few_shot_accuracy",
-    "accuracy",
-    "fit_time",
-    "n_seeds",
-    "balanced_accuracy_std",
-)
-
-_HEADERS = {
-    "method": "method",
-    "balanced_accuracy": "bal_acc",
-    "macro_f1": "macro_f1",
-    "g_mean": "g_mean",
-    "many_shot_accuracy": "many",
-    "medium_shot_accuracy": "medium",
-    "few_shot_accuracy": "few",
-    "accuracy": "acc",
-    "fit_time": "fit_s",
-    "n_seeds": "seeds",
-    "balanced_accuracy_std": "bal_acc_sd",
-}
+__all__ = ["RESULT_COLUMNS", "build_parser", "format_table", "main", "read_csv_dataset"]
 
 DIGITS_IMBALANCE_RATIO = 20
 DEFAULT_MAX_EPOCHS = 30
@@ -184,17 +157,19 @@ def main(argv=None):
 
 def _run_compare(args):
     if args.list_methods:
-        for name in _compare.available_methods():
-            print(f"{name:24s} {_compare.describe(name)}")
+        for name in _runner.available_methods():
+            print(f"{name:24s} {_runner.describe(name)}")
         return 0
     try:
-        names = _compare.check_method_names(args.methods)
+        names = _runner.check_method_names(args.methods)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     if not names:
         raise CommandError("no method is registered.")
     if args.max_epochs < 1:
         raise CommandError(f"--max-epochs must be at least 1, got {args.max_epochs}.")
+    import torch  # only once a comparison runs: --help and --list-methods stay fast
+
     if str(args.device).startswith("cuda") and not torch.cuda.is_available():
         raise CommandError(
             f"--device {args.device}: no CUDA GPU is available; use --device cpu or auto."
@@ -217,7 +192,7 @@ def _run_compare(args):
     threads = torch.get_num_threads()
     torch.set_num_threads(args.num_threads)
     try:
-        results = _compare.run_comparison(
+        results = _runner.run_comparison(
             names,
             X_train,
             y_train,
@@ -235,20 +210,7 @@ def _run_compare(args):
     order = {name: i for i, name in enumerate(names)}
     results.sort(key=lambda row: (-row["balanced_accuracy"], order[row["method"]]))
     print(format_table(results))
-    os.makedirs(args.out, exist_ok=True)
-    written = [
-        _write_results(results, os.path.join(args.out, "results.csv")),
-        _write_per_class(results, os.path.join(args.out, "per_class_accuracy.csv")),
-    ]
-    png = _plot_per_class(results, os.path.join(args.out, "per_class_accuracy.png"))
-    if png is None:
-        print(
-            "matplotlib is not installed: per_class_accuracy.png skipped "
-            "(pip install matplotlib to get the plot).",
-            file=sys.stderr,
-        )
-    else:
-        written.append(png)
+    written = write_outputs(results, args.out)
     print("wrote " + ", ".join(written))
     return 1 if failures else 0
 
@@ -257,6 +219,8 @@ def _run_compare(args):
 def _load_split(args):
     """Return ``X_train, X_test, y_train, y_test, description``."""
     if args.dataset == "digits":
+        from ..datasets import load_digits_lt
+
         ratio = DIGITS_IMBALANCE_RATIO if args.imbalance_ratio is None else args.imbalance_ratio
         try:
             X_train, X_test, y_train, y_test = load_digits_lt(
@@ -353,6 +317,8 @@ def _is_float(value):
 def _csv_split(args):
     from sklearn.model_selection import train_test_split
 
+    from ..datasets import make_long_tailed
+
     X, y = read_csv_dataset(args.dataset, args.target)
     try:
         X_train, X_test, y_train, y_test = train_test_split(
@@ -377,99 +343,6 @@ def _csv_split(args):
             raise CommandError(str(exc)) from None
     return X_train, X_test, y_train, y_test
 
-
-# -------------------------------------------------------------------- outputs
-def _format_value(value, column):
-    if column == "method":
-        return str(value)
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    if column == "n_seeds":
-        return str(value)
-    return f"{value:.2f}" if column == "fit_time" else f"{value:.3f}"
-
-
-def format_table(results):
-    """Plain-text table of the results (one row per method).
-
-    The seed columns appear only when some method ran with several seeds.
-    """
-    columns = list(RESULT_COLUMNS)
-    if all(row.get("n_seeds", 1) == 1 for row in results):
-        columns = [c for c in columns if c not in ("n_seeds", "balanced_accuracy_std")]
-    rows = [[_HEADERS[c] for c in columns]]
-    rows += [[_format_value(row.get(c), c) for c in columns] for row in results]
-    widths = [max(len(row[j]) for row in rows) for j in range(len(columns))]
-    lines = []
-    for i, row in enumerate(rows):
-        cells = [
-            cell.ljust(w) if j == 0 else cell.rjust(w)
-            for j, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells))
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _csv_value(value):
-    if isinstance(value, float):
-        return "" if np.isnan(value) else f"{value:.4f}"
-    return value
-
-
-def _write_results(results, path):
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(RESULT_COLUMNS)
-        for row in results:
-            writer.writerow([_csv_value(row[c]) for c in RESULT_COLUMNS])
-    return path
-
-
-def _write_per_class(results, path):
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["method", "label", "train_count", "accuracy"])
-        for row in results:
-            for label, count, accuracy in zip(
-                row["labels"], row["train_counts"], row["per_class_accuracy"], strict=True
-            ):
-                writer.writerow([row["method"], label, int(count), _csv_value(float(accuracy))])
-    return path
-
-
-def _plot_per_class(results, path):
-    """Per-class accuracy against training count; None without matplotlib."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    # Tall enough for one legend entry per method next to the axes.
-    figure = Figure(figsize=(10, max(5.0, 0.24 * len(results) + 1.0)), layout="constrained")
-    axes = figure.add_subplot()
-    for row in results:
-        order = np.argsort(-row["train_counts"], kind="stable")
-        axes.plot(
-            row["train_counts"][order],
-            row["per_class_accuracy"][order],
-            marker="o",
-            label=row["method"],
-        )
-    for threshold in (20, 100):
-        axes.axvline(threshold, color="0.6", linestyle="--", linewidth=1)
-    axes.set_xscale("log")
-    axes.set_xlabel("training samples of the class (log scale)")
-    axes.set_ylabel("test accuracy of the class")
-    axes.set_ylim(-0.02, 1.02)
-    axes.grid(True, alpha=0.3)
-    axes.set_title("per-class accuracy (dashed: few / medium / many-shot boundaries)")
-    axes.legend(
-        fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
-        ncols=1 if len(results) <= 30 else 2,
-    )
-    figure.savefig(path, dpi=120)
-    return path
 
 
 if __name__ == "__main__":

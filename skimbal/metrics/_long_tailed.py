@@ -1,12 +1,8 @@
-"""Metrics for class-imbalanced and long-tailed classification.
+"""Scores of single-label predictions on imbalanced and long-tailed test sets.
 
 Thin wrappers around :mod:`sklearn.metrics` and :mod:`imblearn.metrics` plus the
-long-tailed conventions that neither library has: accuracy per class grouped by
-the number of training samples (many / medium / few shot) and the mean over
-attributes of the balanced accuracy for multi-label (attribute) prediction
-(:func:`mean_attribute_balanced_accuracy` and its scorer
-``mean_attribute_balanced_accuracy_scorer`` for ``GridSearchCV``, defined with the
-multi-label estimators in ``skimbal._multilabel`` and re-exported here).
+long-tailed convention that neither library has: accuracy per class grouped by
+the number of training samples (many / medium / few shot).
 """
 
 import numpy as np
@@ -15,15 +11,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, r
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from ._multilabel import mean_attribute_balanced_accuracy, mean_attribute_balanced_accuracy_scorer
-
-__all__ = [
-    "imbalance_report",
-    "mean_attribute_balanced_accuracy",
-    "mean_attribute_balanced_accuracy_scorer",
-    "per_class_accuracy",
-    "shot_accuracy",
-]
+__all__ = ["imbalance_report", "per_class_accuracy", "shot_accuracy"]
 
 
 def per_class_accuracy(y_true, y_pred, *, labels=None):
