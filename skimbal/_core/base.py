@@ -15,11 +15,9 @@ from types import MappingProxyType
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from skorch import NeuralNet, NeuralNetClassifier
-from skorch.dataset import get_len
-from skorch.utils import is_dataset
 
 from ..nn import MLP
 from ..sampling import check_sampler
@@ -27,7 +25,7 @@ from . import components
 from .compat import SkorchCompatMixin
 from .data import TensorBatchLoader, TensorDataset
 from .docstrings import substitute_docstring
-from .inputs import dataset_labels, is_skorch_input, validate_features
+from .inputs import check_encoded_fit_input, check_fit_input, validate_features
 from .prediction import PredictionMixin, default_callbacks
 from .random import draw_seed, epoch_seed, seeded_torch
 from .targets import (
@@ -60,88 +58,11 @@ class ImbalancedNetClassifier(
         training split's ``class_counts`` (float tensor) and ``weight`` (the
         resolved ``class_weight``), then the ``criterion__*`` parameters. An instance
         is used as it is (deep-copied at every fit).
-    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
-        Optimizer; ``optimizer__*`` parameters are routed to it.
-    lr : float, default=1e-3
-        Learning rate.
-    max_epochs : int, default=50
-        Epochs of each ``fit`` (and of each ``partial_fit`` call).
-    batch_size : int, default=128
-        Rows per training and prediction batch (-1: the whole data).
-    hidden_layer_sizes : tuple of int, default=(100,)
-        Hidden widths of the default MLP (ignored when ``module`` is given).
-    class_weight : None, 'balanced' or dict, default=None
-        Per-class loss weights. 'balanced' uses ``1 / n_j`` on the training split,
-        normalised to sum to the number of classes; a dict maps original labels to
-        weights.
-    sampler : str or sampler object, default=None
-        Sampler of the training rows, redrawn every epoch from the training split
-        only (:mod:`skimbal.sampling`); None shuffles. Strings name the class-aware
-        samplers ('instance-balanced', 'class-balanced', 'square-root',
-        'progressive', 'reversed').
-    validation_fraction : float in (0, 1), default=None
-        Fraction of each class held out for validation (``valid_loss`` and
-        ``valid_bacc`` in the history). None trains on all the data: skorch's 20 %
-        split would take a fifth of every minority class away. A class keeps at
-        least ``ceil((1 - validation_fraction) * n_j)`` training samples.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, the batch order, the sampling and the validation split;
-        two CPU fits with the same int give identical predictions, in one process,
-        in threads or in several processes. None takes the seed from torch's
-        global generator (``torch.manual_seed`` makes the fit reproducible).
-    device : {'cpu', 'cuda', 'auto'} or torch device, default='cpu'
-        Where the module and the training data live; 'auto' takes the GPU when
-        there is one.
-    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra callbacks, run after the default ones.
-    classes : array-like, default=None
-        All class labels, when ``y`` of a fit (or of the first ``partial_fit``)
-        may lack some of them.
-    verbose : int, default=0
-        1 prints skorch's epoch table.
-    progress_bar : bool, default=False
-        Show a tqdm progress bar over the batches of each epoch.
-    warm_start : bool, default=False
-        Continue from the current weights on the next ``fit``; the class statistics
-        are those of the new data.
-    predict_nonlinearity : 'auto', callable or None, default='auto'
-        Maps the module's output to ``predict_proba``. 'auto': softmax (sigmoid per
-        attribute for multi-label targets; identity with ``NLLLoss``, whose module
-        outputs probabilities).
-    train_split : None, default=None
-        Refused: use ``validation_fraction``, which never starves a minority class.
-    **kwargs
-        Routed parameters (``module__*``, ``optimizer__*``, ``criterion__*``,
-        ``iterator_train__*``, ``dataset__*``, ``callbacks__*``) and skorch's other
-        arguments (``iterator_train``, ``dataset``, ``compile``, ``history``, ...).
+    {net_params}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Original labels in the order of the logits (``arange(n_attributes)`` for a
-        multi-label ``y``).
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of str
-        Column names, when X was a DataFrame with string columns.
-    class_counts_ : ndarray of int64, shape (n_classes,) or (n_attributes, 2)
-        Samples of each class (each attribute's low and high value) in the training
-        split; accumulated over ``partial_fit`` calls.
-    class_prior_ : ndarray of float64
-        ``class_counts_`` normalised per task.
-    class_weight_ : ndarray of float32 or None
-        The resolved ``class_weight``.
-    multilabel_ : bool
-        Whether ``y`` was an indicator matrix; ``label_values_`` then holds its two
-        values.
-    seed_ : int
-        The seed every random stream of the fit derives from.
-    max_epochs_ : int
-        Planned epochs of one run, which fractional schedules refer to.
-    sampler_ : object or None
-        The copy of ``sampler`` used by this fit.
-    module_, criterion_, optimizer_, history_
-        skorch's trained components.
+    {net_attributes}
 
     Notes
     -----
@@ -202,7 +123,9 @@ class ImbalancedNetClassifier(
         iterator_valid=TensorBatchLoader, dataset=TensorDataset, compile=False,
         use_caching="auto", torch_load_kwargs=None, **kwargs,
     ):
-        history = kwargs.get("history")
+        learned = ("initialized_", "virtual_params_")
+        if kwargs.get("history") is None:
+            learned += ("history_",)
         super().__init__(
             module, criterion=criterion, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
             batch_size=batch_size, callbacks=callbacks, verbose=verbose, warm_start=warm_start,
@@ -211,7 +134,7 @@ class ImbalancedNetClassifier(
             dataset=dataset, compile=compile, use_caching=use_caching,
             torch_load_kwargs=torch_load_kwargs, **kwargs,
         )
-        for name in ("initialized_", "virtual_params_") + (("history_",) if history is None else ()):
+        for name in learned:
             vars(self).pop(name, None)
         self.hidden_layer_sizes = hidden_layer_sizes
         self.class_weight = class_weight
@@ -219,21 +142,6 @@ class ImbalancedNetClassifier(
         self.validation_fraction = validation_fraction
         self.random_state = random_state
         self.progress_bar = progress_bar
-
-    def _validate_params(self):
-        """The parameter constraints, and skorch's check of routed arguments.
-
-        skorch knows the routing prefixes (``module__``, ...) once the components
-        are registered, during ``initialize``, which calls this again.
-        """
-        if self._modules:
-            super()._validate_params()
-        if self.train_split is not None:
-            raise ValueError(
-                "skimbal estimators take no train_split; use validation_fraction, which holds "
-                "out a fraction of every class without starving minority classes."
-            )
-        BaseEstimator._validate_params(self)
 
     # ------------------------------------------------------------ initialisation
     def initialize(self):
@@ -338,44 +246,24 @@ class ImbalancedNetClassifier(
         self : object
         """
         encoding = getattr(self, "label_encoding_", None)
-        if classes is not None and encoding is not None and not np.array_equal(
-            np.unique(classes), encoding.classes
-        ):
-            raise ValueError(
-                f"classes={np.unique(classes).tolist()!r} differs from the classes of the "
-                f"first call, {encoding.classes.tolist()!r}."
-            )
+        if classes is not None and encoding is not None:
+            encoding.check_classes(classes)
         first = encoding is None or not self.initialized_
         return self._fit(X, y, sample_weight, fresh=not self.initialized_, routing="partial_fit",
                          classes=classes, accumulate=not first, **fit_params)
 
     def _fit(self, X, y, sample_weight, *, fresh, routing, classes=None, accumulate=False,
              **fit_params):
-        name = type(self).__name__
-        if is_skorch_input(X):
-            if sample_weight is not None:
-                raise ValueError("sample_weight needs array input X, not a dataset or dict.")
-            y = dataset_labels(X, name) if y is None and is_dataset(X) else y
-        else:
-            X = validate_features(self, X, reset=fresh or not hasattr(self, "n_features_in_"))
-        if y is None:
-            raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+        X, y = check_fit_input(self, X, y, sample_weight, reset=fresh)
         encoding = getattr(self, "label_encoding_", None)
         if fresh or encoding is None:
             encoding = LabelEncoding.fit(
                 y, classes=self.classes if classes is None else classes,
-                allow_multilabel=self.accepts_multilabel, name=name,
+                allow_multilabel=self.accepts_multilabel, name=type(self).__name__,
             )
         y_encoded = encoding.encode(y)
-        if is_dataset(X) and not np.array_equal(encoding.classes, np.arange(len(encoding.classes))):
-            raise ValueError(
-                f"The labels of a dataset must be the encoded classes 0 .. C - 1 (the net "
-                f"trains on them as they are); got classes {encoding.classes.tolist()!r}."
-            )
-        n_rows = get_len(X) if is_skorch_input(X) and not is_dataset(X) else len(X)
-        if len(y_encoded) != n_rows:
-            raise ValueError(f"X has {n_rows} rows but y has {len(y_encoded)}.")
-        sample_weight = check_sample_weight(sample_weight, n_rows)
+        check_encoded_fit_input(X, y_encoded, encoding)
+        sample_weight = check_sample_weight(sample_weight, len(y_encoded))
         self.label_encoding_ = encoding
         self.classes_, self.multilabel_ = encoding.classes, encoding.multilabel
         if encoding.multilabel:
@@ -432,9 +320,6 @@ class ImbalancedNetClassifier(
             if call is not None and call.fresh and len(self.history):
                 epochs = max(epochs - len(self.history), 0)
         return super().fit_loop(X, y, epochs=epochs, **fit_params)
-
-    def check_data(self, X, y=None):
-        """``fit`` has validated X and y; nothing is left to check here."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

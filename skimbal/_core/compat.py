@@ -45,6 +45,24 @@ class SkorchCompatMixin:
         # skorch lists every attribute not ending in "_"; private state is no parameter.
         return [name for name in super()._get_param_names() if not name.startswith("_")]
 
+    def _validate_params(self):
+        """The parameter constraints, and skorch's check of routed arguments.
+
+        skorch knows the routing prefixes (``module__``, ...) once the components
+        are registered, during ``initialize``, which calls this again.
+        """
+        if self._modules:
+            super()._validate_params()
+        if self.train_split is not None:
+            raise ValueError(
+                "skimbal estimators take no train_split; use validation_fraction, which holds "
+                "out a fraction of every class without starving minority classes."
+            )
+        BaseEstimator._validate_params(self)
+
+    def check_data(self, X, y=None):
+        """``fit`` has validated X and y; nothing is left to check here."""
+
     def __repr__(self):
         # scikit-learn's repr: the parameters that differ from their defaults.
         return BaseEstimator.__repr__(self)

@@ -74,7 +74,9 @@ class TensorDataset(torch.utils.data.Dataset):
         targets = [t for _, t in samples]
         if not isinstance(targets[0], Target):
             return X, torch.stack(targets)
-        extras = {name: torch.stack([t.extras[name] for t in targets]) for name in targets[0].extras}
+        extras = {
+            name: torch.stack([t.extras[name] for t in targets]) for name in targets[0].extras
+        }
         weight = None
         if targets[0].sample_weight is not None:
             weight = torch.stack([t.sample_weight for t in targets])

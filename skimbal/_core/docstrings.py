@@ -23,26 +23,99 @@ FRAGMENTS = {
         the epochs and with effective-number class weights afterwards. Configure it
         through that callback alone, e.g.
         ``callbacks__deferred_reweighting__start=0.5``.""",
-    "net_params": """**kwargs
-        Every parameter of :class:`skimbal.ImbalancedNetClassifier` (``lr``,
-        ``max_epochs``, ``batch_size``, ``hidden_layer_sizes``, ``class_weight``,
-        ``sampler``, ``validation_fraction``, ``random_state``, ``device``,
-        ``callbacks``, ...) and skorch's routed ``module__*``, ``optimizer__*``,
-        ``criterion__*``, ``iterator_train__*`` and ``callbacks__*`` parameters.""",
+    "net_params": """optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        Optimizer; ``optimizer__*`` parameters are routed to it.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=50
+        Epochs of each ``fit`` (and of each ``partial_fit`` call).
+    batch_size : int, default=128
+        Rows per training and prediction batch (-1: the whole data).
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Hidden widths of the default MLP (ignored when ``module`` is given).
+    class_weight : None, 'balanced' or dict, default=None
+        Per-class loss weights. 'balanced' uses ``1 / n_j`` on the training split,
+        normalised to sum to the number of classes; a dict maps original labels to
+        weights.
+    sampler : str or sampler object, default=None
+        Sampler of the training rows, redrawn every epoch from the training split
+        only (:mod:`skimbal.sampling`); None shuffles. Strings name the class-aware
+        samplers ('instance-balanced', 'class-balanced', 'square-root',
+        'progressive', 'reversed').
+    validation_fraction : float in (0, 1), default=None
+        Fraction of each class held out for validation (``valid_loss`` and
+        ``valid_bacc`` in the history). None trains on all the data: skorch's 20 %
+        split would take a fifth of every minority class away. A class keeps at
+        least ``ceil((1 - validation_fraction) * n_j)`` training samples.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the batch order, the sampling and the validation split;
+        two CPU fits with the same int give identical predictions, in one process,
+        in threads or in several processes. None takes the seed from torch's
+        global generator (``torch.manual_seed`` makes the fit reproducible).
+    device : {'cpu', 'cuda', 'auto'} or torch device, default='cpu'
+        Where the module and the training data live; 'auto' takes the GPU when
+        there is one.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra callbacks, run after the default ones.
+    classes : array-like, default=None
+        All class labels, when ``y`` of a fit (or of the first ``partial_fit``)
+        may lack some of them.
+    verbose : int, default=0
+        1 prints skorch's epoch table.
+    progress_bar : bool, default=False
+        Show a tqdm progress bar over the batches of each epoch.
+    warm_start : bool, default=False
+        Continue from the current weights on the next ``fit``; the class statistics
+        are those of the new data.
+    predict_nonlinearity : 'auto', callable or None, default='auto'
+        Maps the module's output to ``predict_proba``. 'auto': softmax (sigmoid per
+        attribute for multi-label targets; identity with ``NLLLoss``, whose module
+        outputs probabilities).
+    train_split : None, default=None
+        Refused: use ``validation_fraction``, which never starves a minority class.
+    **kwargs
+        Routed parameters (``module__*``, ``optimizer__*``, ``criterion__*``,
+        ``iterator_train__*``, ``dataset__*``, ``callbacks__*``) and skorch's other
+        arguments (``iterator_train``, ``dataset``, ``compile``, ``history``, ...).""",
+    "net_attributes": """classes_ : ndarray of shape (n_classes,)
+        Original labels in the order of the logits (``arange(n_attributes)`` for a
+        multi-label ``y``).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of str
+        Column names, when X was a DataFrame with string columns.
+    class_counts_ : ndarray of int64, shape (n_classes,) or (n_attributes, 2)
+        Samples of each class (each attribute's low and high value) in the training
+        split; accumulated over ``partial_fit`` calls.
+    class_prior_ : ndarray of float64
+        ``class_counts_`` normalised per task.
+    class_weight_ : ndarray of float32 or None
+        The resolved ``class_weight``.
+    multilabel_ : bool
+        Whether ``y`` was an indicator matrix; ``label_values_`` then holds its two
+        values.
+    seed_ : int
+        The seed every random stream of the fit derives from.
+    max_epochs_ : int
+        Planned epochs of one run, which fractional schedules refer to.
+    sampler_ : object or None
+        The copy of ``sampler`` used by this fit.
+    module_, criterion_, optimizer_, history_
+        skorch's trained components.""",
 }
 
 
 def substitute_docstring(cls=None, **values):
     """Fill the ``{name}`` placeholders of a class docstring from :data:`FRAGMENTS`.
 
-    Extra keyword arguments fill placeholders inside the fragments (``drw_default``).
+    Keyword arguments fill placeholders inside the fragments (``drw_default``).
     """
 
     def decorate(klass):
-        fragments = {name: text.format(**values) if values else text
-                     for name, text in FRAGMENTS.items() if "{" not in text or values}
         doc = klass.__doc__
-        for name, text in fragments.items():
+        for name, text in FRAGMENTS.items():
+            for key, value in values.items():
+                text = text.replace("{" + key + "}", value)
             doc = doc.replace("{" + name + "}", text)
         klass.__doc__ = doc
         return klass

@@ -12,10 +12,16 @@ import numpy as np
 import torch
 from scipy.sparse import issparse
 from sklearn.utils.validation import validate_data
-from skorch.dataset import Dataset
+from skorch.dataset import Dataset, get_len
 from skorch.utils import data_from_dataset, is_dataset
 
-__all__ = ["dataset_labels", "is_skorch_input", "skorch_dataset", "validate_features"]
+__all__ = [
+    "check_encoded_fit_input",
+    "check_fit_input",
+    "is_skorch_input",
+    "skorch_dataset",
+    "validate_features",
+]
 
 
 def is_skorch_input(X):
@@ -59,3 +65,30 @@ def validate_features(estimator, X, reset):
             f"shape {X.shape}. Pass a module for other inputs (images: skimbal.nn.ResNet32)."
         )
     return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def check_fit_input(estimator, X, y, sample_weight, reset):
+    """X and y of a fit: arrays validated, a dataset's labels read when y is None."""
+    name = type(estimator).__name__
+    if is_skorch_input(X):
+        if sample_weight is not None:
+            raise ValueError("sample_weight needs array input X, not a dataset or dict.")
+        if y is None and is_dataset(X):
+            y = dataset_labels(X, name)
+    else:
+        X = validate_features(estimator, X, reset=reset or not hasattr(estimator, "n_features_in_"))
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+    return X, y
+
+
+def check_encoded_fit_input(X, y_encoded, encoding):
+    """As many labels as rows; a dataset's labels already the encoded classes."""
+    if is_dataset(X) and not np.array_equal(encoding.classes, np.arange(encoding.n_outputs)):
+        raise ValueError(
+            "The labels of a dataset must be the encoded classes 0 .. C - 1 (the net trains on "
+            f"them as they are); got classes {encoding.classes.tolist()!r}."
+        )
+    n_rows = get_len(X) if is_skorch_input(X) and not is_dataset(X) else len(X)
+    if len(y_encoded) != n_rows:
+        raise ValueError(f"X has {n_rows} rows but y has {len(y_encoded)}.")

@@ -110,6 +110,14 @@ class LabelEncoding:
             )
         return cls(np.arange(y.shape[1]), label_values=values)
 
+    def check_classes(self, classes):
+        """Refuse a ``classes`` argument that differs from the labels of the first fit."""
+        if not np.array_equal(np.unique(classes), self.classes):
+            raise ValueError(
+                f"classes={np.unique(classes).tolist()!r} differs from the classes of the "
+                f"first call, {self.classes.tolist()!r}."
+            )
+
     def encode(self, y):
         """Encoded labels: int64 indices, or a 0/1 int64 matrix for multi-label targets."""
         if self.multilabel:

@@ -21,8 +21,8 @@ def init_params(obj):
     return {
         name: getattr(obj, name)
         for name, parameter in signature.parameters.items()
-        if name != "self" and parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)
-        and hasattr(obj, name)
+        if name != "self" and hasattr(obj, name)
+        and parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)
     }
 
 

@@ -54,7 +54,7 @@ class DeferredResampling(BaseSampler):
     Examples
     --------
     >>> import torch
-    >>> from skimbal.callbacks import DeferredResampling
+    >>> from skimbal.sampling import DeferredResampling
     >>> sampler = DeferredResampling(start=0.5)
     >>> sampler.set_max_epochs(4)
     >>> y = torch.tensor([0] * 90 + [1] * 10)
