@@ -10,6 +10,7 @@ hooks and through :meth:`criterion_params`; schedules are callbacks.
 
 import copy
 import inspect
+import warnings
 import numbers
 from types import MappingProxyType
 
@@ -89,7 +90,7 @@ class ImbalancedNetClassifier(
         "criterion": [callable],
         "optimizer": [type, callable],
         "lr": [Interval(numbers.Real, 0, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), Options(int, {-1})],
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "class_weight": [None, StrOptions({"balanced"}), dict],
@@ -278,6 +279,8 @@ class ImbalancedNetClassifier(
             counts, encoding, self.class_weight
         )
         self.max_epochs_ = self.max_epochs
+        if self.max_epochs == 0:
+            warnings.warn(f"{type(self).__name__}: max_epochs=0, fit trains nothing.", UserWarning)
         if fresh or not self.initialized_:
             with seeded_torch(self.seed_):
                 self.initialize()
