@@ -163,6 +163,7 @@ def make_split(data, imbalance_ratio, limit_per_class=None):
 def available_methods():
     """``{name: None or the reason it is unavailable}``."""
     import skimbal
+    import skimbal.callbacks
 
     status = {}
     for name, (cls_name, _, callbacks, _) in METHODS.items():

@@ -5,7 +5,7 @@ Gaussian points); the queries are fresh points of the same distribution. Times
 are the median of several repeats of ``predict`` (wall and process CPU time)
 and, separately, of its two
 parts: sklearn's ``NearestNeighbors.kneighbors`` and the vectorised LMLE
-margin rule (:func:`skimbal._cluster_knn.cluster_knn_margins`).
+margin rule (:func:`skimbal.methods._cluster_knn.cluster_knn_margins`).
 
 Usage::
 
@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from skimbal._cluster_knn import cluster_knn_margins
 
 from skimbal import ClusterKNNClassifier
+from skimbal.methods._cluster_knn import cluster_knn_margins
 
 
 def median_seconds(function, repeats, clock=time.perf_counter):

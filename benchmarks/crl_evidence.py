@@ -36,12 +36,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from skimbal._multilabel import mean_attribute_balanced_accuracy
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
 from skimbal import CRLClassifier, CrossEntropyClassifier
 from skimbal.datasets import load_digits_lt
+from skimbal.metrics import mean_attribute_balanced_accuracy
 
 
 def make_rare_attributes(n_samples, random_state, n_features=20, n_attributes=10, noise=0.3,

@@ -27,9 +27,8 @@ from skimbal import (
     BalancedMetaSoftmaxClassifier,
     BalancedSoftmaxClassifier,
     CrossEntropyClassifier,
-    MetaReweighting,
-    MinorityAugmentation,
 )
+from skimbal.callbacks import MetaReweighting, MinorityAugmentation
 from skimbal.datasets import load_digits_lt
 
 
@@ -39,11 +38,11 @@ def methods(net):
         "balanced-softmax": lambda: BalancedSoftmaxClassifier(**net),
         "balms": lambda: BalancedMetaSoftmaxClassifier(**net),
         "meta-reweighting": lambda: CrossEntropyClassifier(
-            meta_reweighting=MetaReweighting(10), **net
+            callbacks=[MetaReweighting(meta_samples_per_class=10)], **net
         ),
         "cb-sampling": lambda: CrossEntropyClassifier(sampler="class-balanced", **net),
         "cb-sampling+minority-aug": lambda: CrossEntropyClassifier(
-            sampler="class-balanced", augmentation=MinorityAugmentation(), **net
+            sampler="class-balanced", callbacks=[MinorityAugmentation()], **net
         ),
     }
 

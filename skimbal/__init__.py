@@ -35,10 +35,17 @@ _ESTIMATORS = {
     "BalancedMetaSoftmaxClassifier": ".methods._learned_rebalancing",
 }
 
+#: Public subpackages, importable as attributes (``skimbal.losses``) too.
+_SUBPACKAGES = (
+    "callbacks", "compare", "datasets", "gpu", "losses", "metrics", "nn", "sampling",
+)
+
 __all__ = sorted(_ESTIMATORS)
 
 
 def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
     module = _ESTIMATORS.get(name)
     if module is None:
         raise AttributeError(f"module 'skimbal' has no attribute {name!r}")

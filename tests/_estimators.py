@@ -15,6 +15,7 @@ from skimbal import (
     DecoupledClassifier,
     FocalLossClassifier,
     HingeLossClassifier,
+    ImbalancedNetClassifier,
     LargeMarginSoftmaxClassifier,
     LDAMClassifier,
     LMLEClassifier,
@@ -23,13 +24,15 @@ from skimbal import (
     PostHocLogitAdjustedClassifier,
     WeightedCrossEntropyClassifier,
 )
-from skimbal.callbacks import MinorityAugmentation
+from skimbal.callbacks import MetaReweighting, MinorityAugmentation
 from skimbal.gpu import with_gpu_fast_path
 
 # Shared small settings that still learn sklearn's check data sets.
 SMALL = dict(max_epochs=30, lr=0.01, hidden_layer_sizes=(16,), random_state=0)
 
 ESTIMATORS = [
+    # The base itself, with any criterion (plain cross-entropy by default).
+    ImbalancedNetClassifier(**SMALL),
     CrossEntropyClassifier(**SMALL),
     WeightedCrossEntropyClassifier(**SMALL),
     # Re-sampling inside training (skimbal.sampling), through the string shortcut.
@@ -66,6 +69,7 @@ ESTIMATORS = [
     # Learned and augmented re-balancing (methods._learned_rebalancing, callbacks).
     BalancedMetaSoftmaxClassifier(meta_interval=3, **SMALL),
     CrossEntropyClassifier(sampler="class-balanced", callbacks=[MinorityAugmentation()], **SMALL),
+    CrossEntropyClassifier(callbacks=[MetaReweighting(5)], **SMALL),
 ]
 
 # Checks a network trained by mini-batch SGD cannot pass, with the reason.
@@ -114,13 +118,19 @@ def expected_failed_checks(estimator):
         failures["check_class_weight_classifiers"] = (
             "drw=True sets the class weights; class_weight needs drw=False"
         )
-    if any(isinstance(cb, MinorityAugmentation) for cb in estimator.get_params().get(
-        "callbacks"
-    ) or []):
-        # Augmentation strengths are per class of a single label; a multi-label
-        # target is refused with a ValueError naming the reason.
-        for check in _MULTILABEL_CHECKS:
-            failures[check] = "MinorityAugmentation needs one label per sample"
+    for callback in estimator.get_params().get("callbacks") or []:
+        if isinstance(callback, (MinorityAugmentation, MetaReweighting)):
+            # Augmentation strengths are per class of a single label, and so is the
+            # balanced meta set; a multi-label target is refused with a ValueError
+            # naming the reason.
+            for check in _MULTILABEL_CHECKS:
+                failures[check] = f"{type(callback).__name__} needs one label per sample"
+        if isinstance(callback, MetaReweighting):
+            # The meta weights are learnt on a class-balanced meta set and undo the
+            # extreme class weights of the check (1000 vs 1e-4) batch by batch.
+            failures["check_class_weight_classifiers"] = (
+                "meta weights from a balanced meta set counteract class weights"
+            )
     return failures
 
 

@@ -10,8 +10,8 @@ hooks and through :meth:`criterion_params`; schedules are callbacks.
 
 import copy
 import inspect
-import warnings
 import numbers
+import warnings
 from types import MappingProxyType
 
 import numpy as np
@@ -28,7 +28,7 @@ from .data import TensorBatchLoader, TensorDataset
 from .docstrings import substitute_docstring
 from .inputs import check_encoded_fit_input, check_fit_input, validate_features
 from .prediction import PredictionMixin, default_callbacks
-from .random import draw_seed, epoch_seed, seeded_torch
+from .random import draw_seed, epoch_seed, preserved_torch_rng, seeded_torch
 from .targets import (
     LabelEncoding,
     class_statistics,
@@ -195,15 +195,16 @@ class ImbalancedNetClassifier(
             default = inspect.signature(type(self).__init__).parameters["criterion"].default
             if criterion is default:
                 criterion = self.multilabel_criterion
-        self.criterion_ = components.build_criterion(
+        self.criterion_ = components.restore_optional_buffers(components.build_criterion(
             criterion, self.get_params_for("criterion"), self.criterion_params()
-        )
+        ))
         return self
 
     @property
     def _default_callbacks(self):
         # get_params reads this property: an invalid progress_bar must not raise here.
-        return default_callbacks(self.progress_bar is True)
+        validation = self.validation_fraction is not None
+        return default_callbacks(self.progress_bar is True, validation)
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -249,7 +250,9 @@ class ImbalancedNetClassifier(
         encoding = getattr(self, "label_encoding_", None)
         if classes is not None and encoding is not None:
             encoding.check_classes(classes)
-        first = encoding is None or not self.initialized_
+        # The first call of a run: also after initialize() alone, which knows the
+        # classes but has counted no samples yet.
+        first = encoding is None or not self.initialized_ or not hasattr(self, "class_counts_")
         return self._fit(X, y, sample_weight, fresh=not self.initialized_, routing="partial_fit",
                          classes=classes, accumulate=not first, **fit_params)
 
@@ -294,7 +297,7 @@ class ImbalancedNetClassifier(
                 self.sampler_.set_max_epochs(self.max_epochs_)
         self._fit_call = FitCall(sample_weight, train_index, valid_index, fresh)
         try:
-            with torch.random.fork_rng(devices=components.cuda_devices()):
+            with preserved_torch_rng():
                 NeuralNet.partial_fit(self, X, y_encoded, _routing_method=routing, **fit_params)
         finally:
             del self._fit_call
@@ -315,13 +318,15 @@ class ImbalancedNetClassifier(
 
         When a callback such as skorch's ``LoadInitState`` restores a checkpoint at
         the start of a fresh ``fit``, the restored history says how many epochs are
-        done. ``warm_start`` and ``partial_fit`` run ``max_epochs`` more epochs.
+        done, and scoring callbacks continue from its best scores. ``warm_start`` and
+        ``partial_fit`` run ``max_epochs`` more epochs.
         """
         if epochs is None:
             epochs = getattr(self, "max_epochs_", self.max_epochs)
             call = self._fit_call
             if call is not None and call.fresh and len(self.history):
                 epochs = max(epochs - len(self.history), 0)
+        components.restore_best_scores(self)
         return super().fit_loop(X, y, epochs=epochs, **fit_params)
 
     def __sklearn_tags__(self):

@@ -9,6 +9,7 @@ import copy
 import inspect
 import math
 
+import numpy as np
 import torch
 from skorch.exceptions import SkorchException
 
@@ -17,8 +18,11 @@ __all__ = [
     "accepted_params",
     "build_criterion",
     "build_module",
+    "check_finite_outputs",
     "check_finite_parameters",
     "predict_nonlinearity",
+    "restore_best_scores",
+    "restore_optional_buffers",
     "resolve_device",
     "resolved_device",
 ]
@@ -199,6 +203,90 @@ def check_finite_parameters(module, epoch):
             )
 
 
+def check_finite_outputs(values, what="the network's outputs"):
+    """Return ``values`` (a tensor or array); raise :class:`DivergenceError` if not finite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skimbal._core.components import check_finite_outputs
+    >>> check_finite_outputs(torch.tensor([float("nan")]), "the embedding")
+    Traceback (most recent call last):
+    ...
+    skimbal._core.components.DivergenceError: NaN or infinite values in the embedding: ...
+    """
+    if isinstance(values, torch.Tensor):
+        finite = bool(torch.isfinite(values).all())
+    else:
+        finite = not np.issubdtype(values.dtype, np.floating) or bool(np.isfinite(values).all())
+    if not finite:
+        raise DivergenceError(
+            f"NaN or infinite values in {what}: the fit diverged (lower the learning rate "
+            "and standardise the features, e.g. with sklearn.preprocessing.StandardScaler) "
+            "or X holds values far outside the training range."
+        )
+    return values
+
+
 def cuda_devices():
     """Indices of the CUDA devices (none without CUDA), for ``torch.random.fork_rng``."""
     return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+
+
+def restore_optional_buffers(module):
+    """Let ``module.load_state_dict`` fill buffers registered as None.
+
+    A loss keeps optional state, such as its class weights, in a buffer that is
+    None until something sets it (deferred re-weighting sets ``weight`` when training
+    starts). A checkpoint written after that holds the tensor; loading it into a
+    fresh criterion whose buffer is still None would fail with "unexpected key".
+    This pre-hook of ``load_state_dict`` gives every such buffer the stored tensor's
+    shape and dtype first, so the load restores it whatever the order of the
+    callbacks that set and load it. Unknown keys still fail.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skimbal._core.components import restore_optional_buffers
+    >>> source = torch.nn.CrossEntropyLoss(weight=torch.tensor([1.0, 3.0]))
+    >>> target = restore_optional_buffers(torch.nn.CrossEntropyLoss())
+    >>> target.load_state_dict(source.state_dict())
+    <All keys matched successfully>
+    >>> target.weight
+    tensor([1., 3.])
+    """
+    register = getattr(module, "register_load_state_dict_pre_hook", None)
+    if register is not None:
+        register(_fill_optional_buffers)
+    else:  # torch < 2.5
+        module._register_load_state_dict_pre_hook(_fill_optional_buffers, with_module=True)
+    return module
+
+
+def _fill_optional_buffers(module, state_dict, prefix, *args):
+    for name, submodule in module.named_modules(prefix=prefix.rstrip(".")):
+        for buffer_name, buffer in list(submodule._buffers.items()):
+            key = f"{name}.{buffer_name}" if name else buffer_name
+            stored = state_dict.get(key)
+            if buffer is None and isinstance(stored, torch.Tensor):
+                submodule._buffers[buffer_name] = torch.empty_like(stored)
+
+
+def restore_best_scores(net):
+    """Give scoring callbacks the best score recorded in a restored history.
+
+    skorch's scoring callbacks keep their best score in ``best_score_``, which a
+    fresh net starts at infinity; after ``LoadInitState`` restored the history of an
+    interrupted run, the first new epoch would count as the best so far. Called once
+    the callbacks' ``on_train_begin`` (and with it the restore) has run, this sets
+    ``best_score_`` to the score of the last epoch flagged ``<name>_best``, as skorch's
+    ``EpochScoring`` does when it finds a history, for every scoring callback.
+    """
+    history = net.history
+    for _, callback in net.callbacks_:
+        name = getattr(callback, "name_", None) or getattr(callback, "name", None)
+        if not isinstance(name, str) or not hasattr(callback, "best_score_"):
+            continue
+        flagged = [i for i, row in enumerate(history) if row.get(f"{name}_best") is True]
+        if flagged and name in history[flagged[-1]]:
+            callback.best_score_ = history[flagged[-1], name]

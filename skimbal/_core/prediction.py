@@ -47,16 +47,23 @@ def _valid_balanced_accuracy(net, X, y):
     return mean_balanced_accuracy(y, net.predict_encoded(X))
 
 
-def default_callbacks(progress_bar=False):
-    """skorch's default callbacks, scoring balanced accuracy instead of accuracy."""
+def default_callbacks(progress_bar=False, validation=False):
+    """skorch's default callbacks, scoring balanced accuracy instead of accuracy.
+
+    The validation scores only when there is a validation part (every callback is
+    called on every batch: no idle ones in the training loop).
+    """
     callbacks = [
         ("epoch_timer", EpochTimer()),
         ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-        ("valid_loss", PassthroughScoring(name="valid_loss")),
-        ("valid_bacc", EpochScoring(_valid_balanced_accuracy, name="valid_bacc",
-                                    lower_is_better=False, target_extractor=batch_labels)),
-        ("print_log", PrintLog()),
     ]
+    if validation:
+        callbacks += [
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+            ("valid_bacc", EpochScoring(_valid_balanced_accuracy, name="valid_bacc",
+                                        lower_is_better=False, target_extractor=batch_labels)),
+        ]
+    callbacks.append(("print_log", PrintLog()))
     if progress_bar:
         callbacks.insert(-1, ("progress_bar", ProgressBar()))
     return callbacks
@@ -130,12 +137,7 @@ class PredictionMixin:
         """
         nonlinearity = components.predict_nonlinearity(self)
         proba = np.concatenate([to_numpy(nonlinearity(s)) for s in self._scores_per_batch(X)])
-        if np.issubdtype(proba.dtype, np.floating) and not np.all(np.isfinite(proba)):
-            raise components.DivergenceError(
-                "The network's outputs are not finite numbers; the fit diverged or X holds "
-                "values far outside the training range."
-            )
-        return proba
+        return components.check_finite_outputs(proba, "the network's outputs")
 
     def predict_encoded(self, X):
         """Predictions as encoded labels (indices, or a 0/1 matrix for multi-label ``y``)."""
@@ -146,6 +148,10 @@ class PredictionMixin:
 
     def predict(self, X):
         """Predicted labels, in the original label type.
+
+        For skimbal's in-memory ``TensorDataset``, which a scoring callback such as
+        skorch's ``EpochScoring('accuracy')`` hands over during training, the labels
+        are the encoded ones the dataset holds, so that they compare with its ``y``.
 
         Parameters
         ----------
@@ -158,4 +164,6 @@ class PredictionMixin:
         """
         index = self.predict_encoded(X)
         encoding = getattr(self, "label_encoding_", None)
-        return index if encoding is None else encoding.decode(index)
+        if encoding is None or isinstance(X, TensorDataset):
+            return index
+        return encoding.decode(index)

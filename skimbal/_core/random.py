@@ -17,7 +17,10 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-__all__ = ["draw_seed", "epoch_generator", "epoch_seed", "seeded_torch"]
+__all__ = [
+    "draw_seed", "epoch_generator", "epoch_seed", "preserved_torch_rng", "reseed_torch",
+    "seeded_torch",
+]
 
 _SEED_BOUND = np.iinfo(np.int32).max
 # Serialises the use of torch's process-wide generator by fits in threads.
@@ -31,7 +34,8 @@ def draw_seed(random_state):
     before a fit makes it reproducible, as it does for a skorch net.
     """
     if random_state is None:
-        return int(torch.randint(_SEED_BOUND, (1,)).item())
+        with _GLOBAL_GENERATOR_LOCK:
+            return int(torch.randint(_SEED_BOUND, (1,)).item())
     return int(check_random_state(random_state).randint(_SEED_BOUND))
 
 
@@ -68,3 +72,30 @@ def seeded_torch(seed):
     with _GLOBAL_GENERATOR_LOCK, torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+def reseed_torch(seed):
+    """Seed torch's process-wide generators, never in the middle of a :func:`seeded_torch` block."""
+    with _GLOBAL_GENERATOR_LOCK:
+        torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def preserved_torch_rng():
+    """Run a block, then restore torch's process-wide generators to their state before it.
+
+    As ``torch.random.fork_rng``, with the state saved and restored under the lock of
+    :func:`seeded_torch`, so that a fit ending in one thread never resets the
+    generator while another thread initialises its module.
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with _GLOBAL_GENERATOR_LOCK:
+        cpu_state = torch.get_rng_state()
+        cuda_states = [torch.cuda.get_rng_state(device) for device in devices]
+    try:
+        yield
+    finally:
+        with _GLOBAL_GENERATOR_LOCK:
+            torch.set_rng_state(cpu_state)
+            for device, state in zip(devices, cuda_states, strict=True):
+                torch.cuda.set_rng_state(state, device)

@@ -12,13 +12,13 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from skorch.dataset import unpack_data
-from skorch.utils import is_dataset
+from skorch.utils import is_dataset, to_device
 
 from . import components
 from .batch import as_model_output, as_target
 from .data import TensorBatchLoader, TensorDataset
 from .inputs import is_skorch_input, skorch_dataset
-from .random import epoch_seed
+from .random import epoch_seed, reseed_torch
 from .reduction import sample_weighted_loss
 
 __all__ = ["FitCall", "TrainingHooksMixin"]
@@ -103,6 +103,17 @@ class TrainingHooksMixin:
                 kwargs.setdefault("shuffle", True)
         return iterator(dataset, **kwargs)
 
+    def forward_iter(self, X, training=False, device="cpu"):
+        """skorch's forward pass, batch by batch, in the row order of ``X``.
+
+        ``training=True`` puts the module in training mode (dropout on) but still
+        takes the prediction batches: the training iterator shuffles and re-samples,
+        so its outputs would not line up with the rows of ``X``.
+        """
+        dataset = self.get_dataset(X)
+        for batch in self.get_iterator(dataset, training=False):
+            yield to_device(self.evaluation_step(batch, training=training), device=device)
+
     # ------------------------------------------------------------------ step
     def infer(self, x, **fit_params):
         """Forward one batch (a tensor on the device in the fast path)."""
@@ -159,7 +170,7 @@ class TrainingHooksMixin:
                                **kwargs)
         if self._fit_call is not None:
             # Dropout and other draws inside the module: the same in a resumed run.
-            torch.manual_seed(epoch_seed(self.seed_, len(self.history) - 1, "torch"))
+            reseed_torch(epoch_seed(self.seed_, len(self.history) - 1, "torch"))
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         """Stop at the first training batch whose loss is not finite."""

@@ -85,7 +85,12 @@ class DeferredReweighting(EpochSchedule):
             )
         weight = criterion.weight
         n_classes = len(net.class_counts_)
-        plain = weight is None or bool((weight == 1).all()) and len(weight) == n_classes
+        # All ones, or this schedule's own late weights restored from a checkpoint
+        # (skorch's LoadInitState listed before this callback).
+        own = effective_number_weights(net.class_counts_, beta=self.beta)
+        plain = weight is None or len(weight) == n_classes and (
+            bool((weight == 1).all()) or torch.equal(weight.cpu(), own.to(weight.dtype))
+        )
         if not plain:
             raise ValueError(
                 "DeferredReweighting replaces the criterion's class weights at the switch, "

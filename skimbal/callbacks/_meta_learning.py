@@ -287,11 +287,10 @@ class MetaSamplerUpdate(Callback):
     ``meta_class_probabilities``.
 
     The logits live in the buffer ``meta_sampler_logits`` of ``net.module_``
-    (:meth:`MetaClassSampler.attach_to`), so a checkpoint holds them and a resumed
-    run, ``warm_start`` and ``partial_fit`` continue from them. Adam's moment
-    estimates are state of this callback: they restart with every call of ``fit``
-    (and after a resume, which therefore continues from the restored logits but is
-    not bit-identical to an uninterrupted run). With an estimator other than
+    (:meth:`MetaClassSampler.attach_to`), and so do Adam's step count and moment
+    estimates (:meth:`MetaClassSampler.adam`): a checkpoint holds them, and a
+    resumed run (identical to an uninterrupted one), ``warm_start`` and
+    ``partial_fit`` continue from them. With an estimator other than
     :class:`~skimbal.BalancedMetaSoftmaxClassifier`, list this callback before
     skorch's ``LoadInitState``, which restores the buffer it creates.
 
@@ -350,8 +349,8 @@ class MetaSamplerUpdate(Callback):
                 f"estimator's sampler is {sampler!r}; pass sampler=MetaClassSampler() (or use "
                 "BalancedMetaSoftmaxClassifier)."
             )
-        logits = sampler.attach_to(net.module_, net.class_counts_)
-        self.optimizer_ = torch.optim.Adam([logits], lr=self.meta_lr)
+        sampler.attach_to(net.module_, net.class_counts_)
+        self.optimizer_ = sampler.adam(net.module_, self.meta_lr)
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         self.X_meta_, self.y_meta_, _ = _draw_meta_set(

@@ -11,9 +11,34 @@ from ._long_tailed import long_tailed_indices
 __all__ = ["cifar10_lt_indices", "load_cifar10"]
 
 
+# The only globals a CIFAR-10 batch needs: numpy arrays (as pickled by Python 2's
+# cPickle and by today's numpy) and the latin-1 byte strings of protocol-2 pickles.
+_CIFAR_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickle plain data and numpy arrays only: no other class or function is loaded."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _CIFAR_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name}: a CIFAR-10 batch holds only a dict of "
+                "numpy arrays, lists and strings (this file may run code when unpickled)."
+            )
+        return super().find_class(module, name)
+
+
 def _unpickle(path):
     with open(path, "rb") as file:
-        return pickle.load(file, encoding="bytes")
+        try:
+            return _ArrayUnpickler(file, encoding="bytes").load()
+        except pickle.UnpicklingError as error:
+            raise ValueError(f"{path!r} is not a CIFAR-10 python batch: {error}") from None
 
 
 def _read_batch(path):
@@ -44,7 +69,9 @@ def load_cifar10(path):
     Reads the standard "CIFAR-10 python version" folder (Krizhevsky, 2009):
     ``data_batch_1`` .. ``data_batch_5`` and ``test_batch``, each a pickled dict
     with ``b'data'`` (uint8, one 3072-byte row per image, channels first) and
-    ``b'labels'``. Nothing is downloaded.
+    ``b'labels'``. Nothing is downloaded. The batches are pickles, which can run
+    code when loaded; they are read with an unpickler that loads nothing but
+    numpy arrays, lists, dicts, numbers and strings, and refuses any other object.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Losses on logits (and embeddings), as plain ``torch.nn.Module``s.
+"""Losses on logits (and embeddings), as plain ``torch.nn.Module`` objects.
 
 Every loss takes logits of shape ``(n_samples, n_classes)`` and int64 targets,
 follows PyTorch's ``reduction`` convention ('none' returns per-sample losses
@@ -11,7 +11,8 @@ imports skorch: they work in any PyTorch training loop.
 One module per method family:
 
 - re-weighting (``_reweighting``): :func:`effective_number_weights`,
-  :func:`inverse_frequency_weights`, :class:`FocalLoss`, :class:`ClassBalancedLoss`, :class:`AttributeBCELoss`;
+  :func:`inverse_frequency_weights`, :class:`FocalLoss`, :class:`ClassBalancedLoss`,
+  :class:`AttributeBCELoss`;
 - margins (``_margin``): :func:`ldam_margins`, :class:`LDAMLoss`,
   :class:`MaxMarginLoss`, :class:`MultiClassHingeLoss`;
 - large-margin softmax (``_large_margin_softmax``): the margin function and logits;

@@ -250,7 +250,8 @@ class ClusterKNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : object
         """
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        # float64: squared distances of float32 features beyond 1e19 would overflow.
+        X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
@@ -316,7 +317,7 @@ class ClusterKNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _scores(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, reset=False, dtype=np.float64)
         k = min(self.n_neighbors, len(self.cluster_centers_))
         distances, index = self.nearest_centers_.kneighbors(X, n_neighbors=k)
         return cluster_knn_margins(distances**2, self._center_codes[index], len(self.classes_))

@@ -18,6 +18,7 @@ from skorch.utils import to_numpy
 
 from .._core.base import ImbalancedNetClassifier
 from .._core.batch import ModelOutput, as_model_output, as_target
+from .._core.components import check_finite_outputs
 from .._core.docstrings import substitute_docstring
 from .._core.random import epoch_seed
 from ..callbacks import PeriodicReclustering
@@ -331,8 +332,9 @@ class LMLEClassifier(ImbalancedNetClassifier):
     def _embedding(self, X):
         """Unit-norm embeddings of ``X`` (an array or a dataset), on the device."""
         dataset = self._forward_dataset(X)
-        return torch.cat([as_model_output(output).embedding
-                          for output in self.forward_iter(dataset, device=None)])
+        return check_finite_outputs(torch.cat([
+            as_model_output(output).embedding for output in self.forward_iter(dataset, device=None)
+        ]), "the embedding")
 
     # ------------------------------------------------------------- prediction
     def _knn_outputs(self, X, method):

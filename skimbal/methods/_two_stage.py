@@ -16,6 +16,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core.base import ImbalancedNetClassifier
+from .._core.components import DivergenceError, check_finite_outputs
 from .._core.data import TensorDataset
 from .._core.random import draw_seed, epoch_seed, seeded_torch
 from ..nn import has_embedding
@@ -230,13 +231,11 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = self.estimator_.classes_
         if search_tau:
             self._choose_tau(X[held_out], y[held_out], taus)
-            if self.tau_refit:
-                # tau_ is chosen; the final network learns from every training row.
+            if self.tau_refit:  # tau_ is chosen: the final network learns from every row
                 self.estimator_ = self._fit_stage_one(X, y, stage_one_seed)
         elif taus is not None:
             self.tau_ = float(taus[0])
-        # tau-norm rescales the head: no embedding of the training rows needed.
-        features = target = None
+        features = target = None  # tau-norm rescales the head: no embedding needed
         if self.method != "tau-norm":
             features, target = self._embed(X), self._encode(y)
         self._fit_stage_two(features, target, seed=epoch_seed(self.seed_, 0, "stage two"))
@@ -257,7 +256,10 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
             )
         if estimator.random_state is None:
             estimator.set_params(random_state=int(seed))
-        estimator.fit(X, y)
+        try:
+            estimator.fit(X, y)
+        except DivergenceError as error:
+            raise DivergenceError(f"Stage one ({type(estimator).__name__}): {error}") from error
         module = estimator.module_
         if not has_embedding(module) or not isinstance(getattr(module, "head", None),
                                                        torch.nn.Module):
@@ -278,16 +280,15 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         """Embedding of validated X, in evaluation mode and without gradients."""
         module = self.estimator_.module_
         device = next(module.parameters()).device
-        size = self.estimator_.batch_size
-        size = len(X) if size in (None, -1) else size
+        size = len(X) if self.estimator_.batch_size in (None, -1) else self.estimator_.batch_size
         was_training = module.training
         module.eval()
         try:
             with torch.no_grad():
-                return torch.cat([
+                return check_finite_outputs(torch.cat([
                     module.forward_features(torch.as_tensor(X[i:i + size], device=device))
                     for i in range(0, len(X), size)
-                ])
+                ]), "the stage-one embedding")
         finally:
             module.train(was_training)
 
@@ -337,7 +338,7 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         stage_one = self.estimator_
         routed = stage_one.get_params_for("optimizer")
         self.head_estimator_ = ImbalancedNetClassifier(
-            head, optimizer=stage_one.optimizer,
+            head.cpu(), optimizer=stage_one.optimizer,  # a parameter: kept off the device
             lr=stage_one.lr if self.stage2_lr is None else self.stage2_lr,
             max_epochs=self.stage2_epochs, batch_size=stage_one.batch_size,
             sampler=sampler, random_state=seed, device=stage_one.device,
@@ -367,7 +368,7 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Softmax of the re-balanced logits of X, shape (n_samples, n_classes)."""
-        return torch.softmax(self._scores(X), dim=1).cpu().numpy()
+        return check_finite_outputs(torch.softmax(self._scores(X), 1).cpu().numpy(), "the scores")
 
     def predict(self, X):
         """Predicted labels of X, shape (n_samples,)."""

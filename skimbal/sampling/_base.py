@@ -40,7 +40,8 @@ class BaseSampler:
         signature = inspect.signature(type(self).__init__)
         changed = []
         for name, parameter in signature.parameters.items():
-            if name == "self" or parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+            variadic = parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)
+            if name == "self" or variadic:
                 continue
             value = getattr(self, name, parameter.default)
             if parameter.default is parameter.empty or not _same(value, parameter.default):

@@ -104,6 +104,33 @@ class MetaClassSampler(BaseSampler):
         if getattr(self, "class_counts_", None) is not None:
             self.class_counts_ = self.class_counts_.cpu()
 
+    def adam(self, module, lr):
+        """Adam on the attached logits, its moment estimates kept in buffers of ``module``.
+
+        The step count and both moment estimates are the buffers
+        ``meta_sampler_adam_step``, ``meta_sampler_adam_exp_avg`` and
+        ``meta_sampler_adam_exp_avg_sq`` of ``module`` (created at zero, kept when
+        they are there already), and Adam updates them in place. So skorch's
+        ``Checkpoint`` saves them with the logits, ``LoadInitState`` restores them, and
+        a resumed run, ``warm_start`` and ``partial_fit`` continue the meta-optimisation
+        exactly where it stopped. Call it after :meth:`attach_to`.
+
+        Returns
+        -------
+        optimizer : torch.optim.Adam
+        """
+        logits = self.logits_
+        optimizer = torch.optim.Adam([logits], lr=lr)
+        state = {}
+        for name, shape in (("step", ()), ("exp_avg", logits.shape), ("exp_avg_sq", logits.shape)):
+            buffer = getattr(module, f"meta_sampler_adam_{name}", None)
+            if buffer is None or buffer.shape != shape:
+                buffer = torch.zeros(shape, dtype=torch.float32, device=logits.device)
+                module.register_buffer(f"meta_sampler_adam_{name}", buffer)
+            state[name] = buffer
+        optimizer.state[logits] = state
+        return optimizer
+
     def class_probabilities(self):
         """The current sampling distribution ``softmax(logits_)`` (detached)."""
         return torch.softmax(self.logits_.detach(), dim=0)
