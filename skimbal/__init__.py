@@ -3,7 +3,8 @@
 The package root exports the estimators. The parts they are built from live in
 public subpackages: :mod:`skimbal.losses`, :mod:`skimbal.sampling`,
 :mod:`skimbal.callbacks`, :mod:`skimbal.nn`, :mod:`skimbal.metrics`,
-:mod:`skimbal.datasets`, :mod:`skimbal.gpu` and :mod:`skimbal.compare`.
+:mod:`skimbal.datasets`, :mod:`skimbal.gpu` and :mod:`skimbal.compare`;
+:mod:`skimbal.persistence` saves and loads fitted estimators without pickle.
 
 Estimators are imported on first access, so ``import skimbal`` (and the
 ``skimbal`` command's ``--help``) does not load torch.

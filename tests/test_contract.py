@@ -23,7 +23,7 @@ import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score, make_scorer, roc_auc_score
 from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
 from skorch.callbacks import Callback, Checkpoint, EarlyStopping, EpochScoring, LRScheduler
 from skorch.dataset import Dataset
@@ -240,7 +240,9 @@ def test_concurrent_fits_in_threads_equal_serial_fits_bitwise():
     X, y = _data()
 
     def fit(seed):
-        clf = CrossEntropyClassifier(max_epochs=2, hidden_layer_sizes=(16,), random_state=seed)
+        # Wide layers: long initialisations; short epochs: frequent epoch seeding.
+        clf = CrossEntropyClassifier(max_epochs=10, hidden_layer_sizes=(512, 512),
+                                     random_state=seed)
         return clf.fit(X, y).predict_proba(X)
 
     serial = [fit(seed) for seed in range(16)]
@@ -249,6 +251,24 @@ def test_concurrent_fits_in_threads_equal_serial_fits_bitwise():
     )
     for seed, (a, b) in enumerate(zip(serial, threaded, strict=True)):
         np.testing.assert_array_equal(a, b, err_msg=f"random_state={seed}")
+
+
+def test_fit_in_a_thread_leaves_the_caller_generator_alone():
+    # A fit restores torch's process-wide generator: the caller's draws after a
+    # fit are those it would have made without it, in the main thread or not.
+    X, y = _data()
+
+    def draw_around_a_fit(out):
+        torch.manual_seed(123)
+        CrossEntropyClassifier(max_epochs=1, random_state=0).fit(X, y)
+        out.append(torch.rand(3))
+
+    out = []
+    thread = threading.Thread(target=draw_around_a_fit, args=(out,))
+    thread.start()
+    thread.join()
+    torch.manual_seed(123)
+    torch.testing.assert_close(out[0], torch.rand(3), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("estimator", NETS, ids=_ids(NETS))
@@ -501,10 +521,10 @@ def test_epoch_scoring_f1_on_train():
 
 
 @pytest.mark.parametrize("labels", [(0, 1), (3, 7), ("a", "b")])
-def test_epoch_scoring_compares_the_encoded_labels_for_any_label_type(labels):
-    # During training the batches hold the encoded labels, and the scorer's
-    # predictions on skimbal's dataset are encoded too: with labels (3, 7) the
-    # accuracy used to be 0.0, with strings the scoring raised.
+def test_epoch_scoring_compares_the_original_labels_for_any_label_type(labels):
+    # The batches hold the encoded labels; a scoring callback with skorch's default
+    # target extractor gets them decoded, as predict returns them: with labels
+    # (3, 7) the accuracy used to be 0.0, with strings the scoring raised.
     X, y = _data((28, 12))
     y = np.asarray(labels)[y]
     record = _RecordTrainingPredictions()
@@ -514,6 +534,22 @@ def test_epoch_scoring_compares_the_encoded_labels_for_any_label_type(labels):
     ).fit(X, y)
     y_true, y_pred = np.concatenate(record.y_true_), np.concatenate(record.y_pred_)
     assert clf.history[-1, "accuracy"] == accuracy_score(y_true, y_pred) > 0.5
+
+
+@pytest.mark.parametrize("labels", [(3, 7), ("a", "b")])
+def test_epoch_scoring_with_a_positive_label_scores_the_original_labels(labels):
+    # f1's pos_label is checked against classes_: the scoring must see original labels.
+    X, y = _data((28, 12))
+    y = np.asarray(labels)[y]
+    record = _RecordTrainingPredictions()
+    scoring = EpochScoring(
+        make_scorer(f1_score, pos_label=labels[1]), name="f1", on_train=True,
+        lower_is_better=False,
+    )
+    clf = CrossEntropyClassifier(callbacks=[scoring, record], max_epochs=3, lr=0.05,
+                                 random_state=0).fit(X, y)
+    y_true, y_pred = np.concatenate(record.y_true_), np.concatenate(record.y_pred_)
+    assert clf.history[-1, "f1"] == f1_score(y_true, y_pred) > 0
 
 
 def test_iterator_train_num_workers_zero_is_the_in_memory_loader():
@@ -707,21 +743,3 @@ def test_the_removed_drw_parameters_are_refused(make):
         warnings.simplefilter("ignore")
         with pytest.raises((TypeError, ValueError), match=r"unexpected argument\(s\) drw_"):
             make().fit(X, y)
-
-
-def test_fit_in_a_thread_leaves_the_caller_generator_alone():
-    # A fit restores torch's process-wide generator: the caller's draws after a
-    # fit are those it would have made without it, in the main thread or not.
-    X, y = _data()
-
-    def draw_around_a_fit(out):
-        torch.manual_seed(123)
-        CrossEntropyClassifier(max_epochs=1, random_state=0).fit(X, y)
-        out.append(torch.rand(3))
-
-    out = []
-    thread = threading.Thread(target=draw_around_a_fit, args=(out,))
-    thread.start()
-    thread.join()
-    torch.manual_seed(123)
-    torch.testing.assert_close(out[0], torch.rand(3), rtol=0, atol=0)

@@ -1,12 +1,14 @@
 """Scale-out on existing engines: rank-aware batches, Accelerate, a Dask cluster."""
 
 import os
+import socket
 
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback
 
 from skimbal import CrossEntropyClassifier
 from skimbal._core.data import TensorBatchLoader, TensorDataset, shard_indices
@@ -84,3 +86,80 @@ def test_grid_search_on_a_two_worker_dask_cluster():
     assert len(workers) == 2
     assert len(search.cv_results_["params"]) == 4
     assert search.best_estimator_.predict(X).shape == (150,)
+
+
+# ------------------------------------------------------- two real processes
+TWO_PROCESS = dict(max_epochs=3, batch_size=32, hidden_layer_sizes=(8,), random_state=0)
+
+
+def _two_process_data():
+    # 256 rows: every epoch splits into equal shards and full batches on both ranks.
+    X, y = make_classification(n_samples=256, n_features=6, n_informative=4, n_classes=3,
+                               weights=[0.6, 0.3, 0.1], random_state=0)
+    return X.astype(np.float32), y
+
+
+class _RecordRows(Callback):
+    """Record the rows (identified by their features) of every training batch."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.rows.append([self.index[row.tobytes()] for row in batch[0].cpu().numpy()])
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.index = {row.tobytes(): i for i, row in enumerate(np.asarray(X))}
+
+
+def _two_process_worker(rank, world_size, port, out):
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size
+    )
+
+    class DistributedCrossEntropy(CrossEntropyClassifier):
+        """Cross-entropy whose module averages its gradients over the processes (DDP)."""
+
+        def initialize_module(self):
+            super().initialize_module()
+            self.module_ = torch.nn.parallel.DistributedDataParallel(self.module_)
+            return self
+
+    X, y = _two_process_data()
+    rows = []
+    clf = DistributedCrossEntropy(callbacks=[_RecordRows(rows)], **TWO_PROCESS).fit(X, y)
+    torch.save({"weights": clf.module_.module.state_dict(),
+                "class_counts": torch.as_tensor(clf.class_counts_), "rows": rows},
+               os.path.join(out, f"rank{rank}.pt"))
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_processes_train_on_disjoint_shards_and_agree(tmp_path):
+    """A real two-process data-parallel run on the CPU (gloo), against one process.
+
+    Each rank trains on its shard of rank 0's batch order with a DDP module, so the
+    two ranks together see the one-process batches of twice the size: the weights
+    agree with those of a one-process run with ``batch_size=64`` to rounding.
+    """
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    torch.multiprocessing.spawn(_two_process_worker, args=(2, port, str(tmp_path)), nprocs=2)
+    ranks = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(2)]
+    X, y = _two_process_data()
+    for r in ranks:
+        np.testing.assert_array_equal(r["class_counts"].numpy(), np.bincount(y))
+    epochs = [ranks[0]["rows"][e * 4:(e + 1) * 4] for e in range(3)]  # 4 batches of 32
+    for epoch in range(3):
+        shards = [sum(r["rows"][epoch * 4:(epoch + 1) * 4], []) for r in ranks]
+        assert not set(shards[0]) & set(shards[1])
+        assert sorted(shards[0] + shards[1]) == list(range(len(y)))
+    assert epochs[0] != epochs[1]  # a new order every epoch
+    for name, weight in ranks[0]["weights"].items():
+        assert torch.equal(weight, ranks[1]["weights"][name])
+    one = CrossEntropyClassifier(**{**TWO_PROCESS, "batch_size": 64}).fit(X, y)
+    for name, weight in one.module_.state_dict().items():
+        torch.testing.assert_close(ranks[0]["weights"][name], weight, rtol=1e-5, atol=1e-6)

@@ -9,7 +9,8 @@
 - :mod:`.validation`: input and parameter validation;
 - :mod:`.schedule`: epochs given as fractions of a run;
 - :mod:`.random`: seeds and generators of a fit;
-- :mod:`.docstrings`: shared docstring fragments.
+- :mod:`.docstrings`: shared docstring fragments;
+- :mod:`.persistence`: the weights-only file format (safetensors and JSON).
 
 This package imports nothing from :mod:`skimbal.methods` or :mod:`skimbal.compare`
 (``tests/test_layout.py`` checks it). Its ``__init__`` imports nothing, so a loss

@@ -27,7 +27,7 @@ from .compat import SkorchCompatMixin
 from .data import TensorBatchLoader, TensorDataset
 from .docstrings import substitute_docstring
 from .inputs import check_encoded_fit_input, check_fit_input, validate_features
-from .prediction import PredictionMixin, default_callbacks
+from .prediction import PredictionMixin, default_callbacks, score_in_original_labels
 from .random import draw_seed, epoch_seed, preserved_torch_rng, seeded_torch
 from .targets import (
     LabelEncoding,
@@ -200,11 +200,21 @@ class ImbalancedNetClassifier(
         ))
         return self
 
+    def initialize_callbacks(self):
+        """skorch's callbacks; scoring callbacks with skorch's default extractor score
+        in the original labels (:class:`~skimbal._core.prediction.OriginalLabels`)."""
+        super().initialize_callbacks()
+        score_in_original_labels(self.callbacks_, getattr(self, "label_encoding_", None))
+        return self
+
     @property
     def _default_callbacks(self):
         # get_params reads this property: an invalid progress_bar must not raise here.
-        validation = self.validation_fraction is not None
-        return default_callbacks(self.progress_bar is True, validation)
+        return default_callbacks(self.progress_bar is True, self.holds_out_validation())
+
+    def holds_out_validation(self):
+        """Whether fit holds out a validation part (the ``valid_*`` scores need one)."""
+        return self.validation_fraction is not None
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)

@@ -182,11 +182,11 @@ def _softmax(logits):
     return torch.softmax(logits, dim=-1)
 
 
-def check_finite_loss(loss, epoch, batch):
-    """Raise :class:`DivergenceError` when a training loss is not finite."""
+def check_finite_loss(loss, epoch, batch, part="training"):
+    """Raise :class:`DivergenceError` when a training (or validation) loss is not finite."""
     if not math.isfinite(loss):
         raise DivergenceError(
-            f"The training loss became {loss} in epoch {epoch + 1}, batch {batch + 1}; "
+            f"The {part} loss became {loss} in epoch {epoch + 1}, batch {batch + 1}; "
             "training stopped. The usual causes are a learning rate that is too high "
             "and features on very different scales (standardise X, e.g. with "
             "sklearn.preprocessing.StandardScaler)."
@@ -255,6 +255,8 @@ def restore_optional_buffers(module):
     >>> target.weight
     tensor([1., 3.])
     """
+    if not isinstance(module, torch.nn.Module):  # a plain callable criterion
+        return module
     register = getattr(module, "register_load_state_dict_pre_hook", None)
     if register is not None:
         register(_fill_optional_buffers)

@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
 
 from . import components
 from .base import ImbalancedNetClassifier
@@ -58,6 +59,18 @@ class Codec:
         read.
     tensors : dict of str to torch.Tensor, default=None
         The tensors of a file being read; empty for one being written.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skimbal._core.persistence import Codec
+    >>> codec = Codec({"torch.nn.CrossEntropyLoss": torch.nn.CrossEntropyLoss})
+    >>> document = codec.encode({"sizes": (16,), "loss": torch.nn.CrossEntropyLoss,
+    ...                          "prior": np.array([0.9, 0.1])}, "example")
+    >>> sorted(codec.tensors)
+    ['t0']
+    >>> codec.decode(document)["sizes"], codec.decode(document)["loss"].__name__
+    ((16,), 'CrossEntropyLoss')
     """
 
     #: Device of the nets read (None: each net's own ``device`` parameter).
@@ -120,7 +133,8 @@ class Codec:
                                  for k, v in value.items()]}
         if isinstance(value, np.ndarray):
             if value.dtype.kind in "biuf":
-                return {"__array__": self.add_tensor(torch.from_numpy(np.array(value)))}
+                native = np.array(value, dtype=value.dtype.newbyteorder("="))
+                return {"__array__": self.add_tensor(torch.from_numpy(native))}
             if value.dtype.kind in "OUS":
                 return {"__array_list__": self.encode(value.tolist(), where),
                         "dtype": value.dtype.str}
@@ -222,6 +236,7 @@ def write_model(estimator, codec):
     handler = writer_of(cls)
     if handler is None:
         raise WeightsOnlyError(f"{cls.__name__} has no weights-only format.")
+    check_is_fitted(estimator)
     fast_path = getattr(cls, "_fast_path_base", None)
     name = codec.name_of(fast_path or cls, "the estimator's class")
     return {"estimator": name, "gpu_fast_path": fast_path is not None,
@@ -273,7 +288,6 @@ def _component_names(net):
 
 def write_net(net, codec, exclude_params=()):
     """Parameters, fitted attributes and component tensors of a fitted skimbal net."""
-    net.check_is_fitted()
     components_ = _component_names(net)
     skip = {*_NET_MACHINERY, *components_, *(f"{name}_" for name in net._optimizers)}
     entries = {}

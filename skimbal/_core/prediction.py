@@ -17,7 +17,14 @@ from .batch import as_model_output, as_target
 from .data import TensorDataset
 from .inputs import is_skorch_input, skorch_dataset
 
-__all__ = ["PredictionMixin", "batch_labels", "default_callbacks", "mean_balanced_accuracy"]
+__all__ = [
+    "OriginalLabels",
+    "PredictionMixin",
+    "batch_labels",
+    "default_callbacks",
+    "mean_balanced_accuracy",
+    "score_in_original_labels",
+]
 
 
 def mean_balanced_accuracy(y_true, y_pred):
@@ -41,6 +48,32 @@ def mean_balanced_accuracy(y_true, y_pred):
 def batch_labels(target):
     """The encoded labels of a batch target, as an array (a scoring ``target_extractor``)."""
     return to_numpy(as_target(target).y)
+
+
+class OriginalLabels:
+    """``target_extractor`` of a scoring callback: a batch's labels, decoded.
+
+    skimbal trains on encoded labels; a user's ``EpochScoring`` (accuracy, f1,
+    roc_auc) compares them with ``predict``, which returns the original labels, and
+    with ``classes_`` (a scorer's ``pos_label``): the estimator gives such callbacks
+    this extractor in place of skorch's default ``to_numpy``.
+    """
+
+    def __init__(self, encoding):
+        self.encoding = encoding
+
+    def __call__(self, target):
+        return self.encoding.decode(batch_labels(target))
+
+
+def score_in_original_labels(callbacks, encoding):
+    """Give scoring callbacks with skorch's default extractor :class:`OriginalLabels`."""
+    if encoding is None:
+        return
+    for _, callback in callbacks:
+        extractor = getattr(callback, "target_extractor", None)
+        if extractor is to_numpy or isinstance(extractor, OriginalLabels):
+            callback.target_extractor = OriginalLabels(encoding)
 
 
 def _valid_balanced_accuracy(net, X, y):
@@ -149,10 +182,6 @@ class PredictionMixin:
     def predict(self, X):
         """Predicted labels, in the original label type.
 
-        For skimbal's in-memory ``TensorDataset``, which a scoring callback such as
-        skorch's ``EpochScoring('accuracy')`` hands over during training, the labels
-        are the encoded ones the dataset holds, so that they compare with its ``y``.
-
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), or a torch dataset
@@ -164,6 +193,4 @@ class PredictionMixin:
         """
         index = self.predict_encoded(X)
         encoding = getattr(self, "label_encoding_", None)
-        if encoding is None or isinstance(X, TensorDataset):
-            return index
-        return encoding.decode(index)
+        return index if encoding is None else encoding.decode(index)

@@ -6,7 +6,6 @@
 training loop itself is skorch's.
 """
 
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -186,10 +185,12 @@ class TrainingHooksMixin:
         super().on_epoch_end(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
                              **kwargs)
         epoch = len(self.history) - 1
-        for row in self.history[-1]["batches"]:
-            loss = row.get("train_loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                components.check_finite_loss(float(loss), epoch, 0)
+        for part in ("train", "valid"):
+            losses = [row[f"{part}_loss"] for row in self.history[-1]["batches"]
+                      if f"{part}_loss" in row]
+            for batch, loss in enumerate(losses):
+                name = "training" if part == "train" else "validation"
+                components.check_finite_loss(float(loss), epoch, batch, name)
         components.check_finite_parameters(self.module_, epoch)
 
 

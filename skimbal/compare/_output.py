@@ -1,165 +1,193 @@
-"""What ``skimbal compare`` writes: the printed table, the CSV files and the plot."""
+"""What ``skimbal compare`` writes: the printed table, CSV and JSON files, the plots.
+
+- ``results.csv``: one row per data set x method x fold (failed fits too, with
+  their error);
+- ``per_class_recall.csv``: per data set, method and class (or attribute) the
+  mean test recall over the folds and the mean training count;
+- ``summary.csv`` and ``summary.json``: means, intervals, ranks and tests
+  (``_summary``);
+- ``run.json``: versions, arguments, device, seeds, wall time;
+- the plots of ``_plots`` (with matplotlib).
+"""
 
 import csv
+import json
+import math
 import os
 import sys
 
 import numpy as np
 
-__all__ = ["RESULT_COLUMNS", "format_table", "write_outputs"]
+from ._scores import METRICS, SHOT_COLUMNS
 
-#: Columns of ``results.csv``, in order.
+__all__ = ["RESULT_COLUMNS", "format_table", "result_columns", "write_outputs"]
+
+#: Columns of ``results.csv`` (the shot columns only where they apply, see result_columns).
 RESULT_COLUMNS = (
-    "method",
-    "balanced_accuracy",
-    "macro_f1",
-    "g_mean",
-    "many_shot_accuracy",
-    "medium_shot_accuracy",
-    "few_shot_accuracy",
-    "accuracy",
-    "fit_time",
-    "n_seeds",
-    "balanced_accuracy_std",
+    "dataset", "method", "repeat", "fold", "seed", "status", "error", "warnings",
+    "n_train", "n_test", "train_imbalance_ratio", *METRICS, "accuracy", *SHOT_COLUMNS,
+    "fit_time", "predict_time", "model_file",
 )
-
-_HEADERS = {
-    "method": "method",
-    "balanced_accuracy": "bal_acc",
-    "macro_f1": "macro_f1",
-    "g_mean": "g_mean",
-    "many_shot_accuracy": "many",
-    "medium_shot_accuracy": "medium",
-    "few_shot_accuracy": "few",
-    "accuracy": "acc",
-    "fit_time": "fit_s",
-    "n_seeds": "seeds",
-    "balanced_accuracy_std": "bal_acc_sd",
-}
+SUMMARY_COLUMNS = (
+    "dataset", "method", "metric", "n_scores", "n_failed", "mean", "ci_low", "ci_high",
+    "average_rank", "p_value", "p_holm", *METRICS, *SHOT_COLUMNS, "fit_time",
+)
+_SHORT = {"balanced_accuracy": "bal_acc", "macro_f1": "macro_f1", "g_mean": "g_mean",
+          "average_precision": "avg_prec", "roc_auc": "roc_auc",
+          "many_shot_accuracy": "many", "medium_shot_accuracy": "medium",
+          "few_shot_accuracy": "few"}
 
 
-def _format_value(value, column):
-    if column == "method":
-        return str(value)
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    if column == "n_seeds":
-        return str(value)
-    return f"{value:.2f}" if column == "fit_time" else f"{value:.3f}"
+def has_shots(rows):
+    """Whether some row has many/medium/few-shot scores."""
+    return any(np.isfinite(row.get(SHOT_COLUMNS[0], np.nan)) for row in rows
+               if row["status"] == "ok")
 
 
-def format_table(results):
-    """Plain-text table of the results (one row per method).
-
-    The seed columns appear only when some method ran with several seeds.
-    """
-    columns = list(RESULT_COLUMNS)
-    if all(row.get("n_seeds", 1) == 1 for row in results):
-        columns = [c for c in columns if c not in ("n_seeds", "balanced_accuracy_std")]
-    rows = [[_HEADERS[c] for c in columns]]
-    rows += [[_format_value(row.get(c), c) for c in columns] for row in results]
-    widths = [max(len(row[j]) for row in rows) for j in range(len(columns))]
-    lines = []
-    for i, row in enumerate(rows):
-        cells = [
-            cell.ljust(w) if j == 0 else cell.rjust(w)
-            for j, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells))
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+def result_columns(rows):
+    """The columns of ``results.csv`` for these rows."""
+    saved = any("model_file" in row for row in rows)
+    return [c for c in RESULT_COLUMNS
+            if (c not in SHOT_COLUMNS or has_shots(rows)) and (c != "model_file" or saved)]
 
 
-def _csv_value(value):
-    if isinstance(value, float):
-        return "" if np.isnan(value) else f"{value:.4f}"
+def _cell(value):
+    if isinstance(value, (float, np.floating)):
+        return "" if not math.isfinite(value) else f"{value:.6g}"
+    return "" if value is None else value
+
+
+def _write_csv(path, columns, rows):
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(row.get(c)) for c in columns])
+    return path
+
+
+def _human(row):
+    """1-based repeat and fold numbers for the files a person reads."""
+    return {**row, "repeat": row["repeat"] + 1, "fold": row["fold"] + 1}
+
+
+def per_class_recall(rows, datasets):
+    """Mean recall and training count per (data set, method, class)."""
+    labels = {d.name: d.labels for d in datasets}
+    table = []
+    for key in dict.fromkeys((r["dataset"], r["method"]) for r in rows if r["status"] == "ok"):
+        mine = [r for r in rows if (r["dataset"], r["method"]) == key and r["status"] == "ok"]
+        recall = np.mean([r["recall"] for r in mine], axis=0)
+        counts = np.mean([r["train_counts"] for r in mine], axis=0)
+        for label, value, count in zip(labels[key[0]], recall, counts, strict=True):
+            table.append({"dataset": key[0], "method": key[1], "label": label,
+                          "train_count": float(count), "recall": float(value)})
+    return table
+
+
+def _json_ready(value):
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return _json_ready(value.tolist())
     return value
 
 
-def _write_results(results, path):
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(RESULT_COLUMNS)
-        for row in results:
-            writer.writerow([_csv_value(row[c]) for c in RESULT_COLUMNS])
+def _write_json(path, value):
+    with open(path, "w") as file:
+        json.dump(_json_ready(value), file, indent=2)
+        file.write("\n")
     return path
 
 
-def _write_per_class(results, path):
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["method", "label", "train_count", "accuracy"])
-        for row in results:
-            for label, count, accuracy in zip(
-                row["labels"], row["train_counts"], row["per_class_accuracy"], strict=True
-            ):
-                writer.writerow([row["method"], label, int(count), _csv_value(float(accuracy))])
-    return path
+def write_outputs(folder, rows, summary, datasets, run_record):
+    """Write every file of a comparison into ``folder``; returns the paths written.
 
-
-def write_outputs(results, folder):
-    """Write ``results.csv``, ``per_class_accuracy.csv`` and, with matplotlib, the plot.
-
-    Parameters
-    ----------
-    results : list of dict
-        What :func:`skimbal.compare.run_comparison` returns.
-    folder : str
-        Output folder, created if needed.
-
-    Returns
-    -------
-    written : list of str
-        Paths of the files written. Without matplotlib the PNG is skipped and
-        a line on stderr says so.
+    Without matplotlib the plots are skipped and a line on stderr says so.
     """
+    from . import _plots
+
     os.makedirs(folder, exist_ok=True)
+    path = lambda name: os.path.join(folder, name)  # noqa: E731
+    human = [_human(r) for r in rows]
     written = [
-        _write_results(results, os.path.join(folder, "results.csv")),
-        _write_per_class(results, os.path.join(folder, "per_class_accuracy.csv")),
+        _write_csv(path("results.csv"), result_columns(rows), human),
+        _write_csv(path("per_class_recall.csv"),
+                   ["dataset", "method", "label", "train_count", "recall"],
+                   per_class_recall(rows, datasets)),
+        _write_csv(path("summary.csv"), _summary_columns(rows), _summary_rows(summary)),
+        _write_json(path("summary.json"), summary),
+        _write_json(path("run.json"), run_record),
     ]
-    png = _plot_per_class(results, os.path.join(folder, "per_class_accuracy.png"))
-    if png is None:
-        print(
-            "matplotlib is not installed: per_class_accuracy.png skipped "
-            "(pip install matplotlib to get the plot).",
-            file=sys.stderr,
-        )
+    plots = _plots.plot_all(folder, rows, summary, datasets)
+    if plots is None:
+        print("matplotlib is not installed: the plots are skipped "
+              "(pip install matplotlib to get them).", file=sys.stderr)
     else:
-        written.append(png)
+        written += plots
     return written
 
 
-def _plot_per_class(results, path):
-    """Per-class accuracy against training count; None without matplotlib."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    # Tall enough for one legend entry per method next to the axes.
-    figure = Figure(figsize=(10, max(5.0, 0.24 * len(results) + 1.0)), layout="constrained")
-    axes = figure.add_subplot()
-    for row in results:
-        order = np.argsort(-row["train_counts"], kind="stable")
-        axes.plot(
-            row["train_counts"][order],
-            row["per_class_accuracy"][order],
-            marker="o",
-            label=row["method"],
-        )
-    for threshold in (20, 100):
-        axes.axvline(threshold, color="0.6", linestyle="--", linewidth=1)
-    axes.set_xscale("log")
-    axes.set_xlabel("training samples of the class (log scale)")
-    axes.set_ylabel("test accuracy of the class")
-    axes.set_ylim(-0.02, 1.02)
-    axes.grid(True, alpha=0.3)
-    axes.set_title("per-class accuracy (dashed: few / medium / many-shot boundaries)")
-    axes.legend(
-        fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
-        ncols=1 if len(results) <= 30 else 2,
-    )
-    figure.savefig(path, dpi=120)
-    return path
+def _summary_columns(rows):
+    return [c for c in SUMMARY_COLUMNS if c not in SHOT_COLUMNS or has_shots(rows)]
 
+
+def _summary_rows(summary):
+    """Per data set rows, then (suites) the overall rows with dataset 'all'."""
+    methods = {m["method"]: m for m in summary["methods"]}
+    suite = len({e["dataset"] for e in summary["datasets"]}) > 1
+    rows = []
+    for entry in summary["datasets"]:
+        row = {**entry, "metric": summary["metric"]}
+        if not suite:
+            overall = methods[entry["method"]]
+            row.update({k: overall[k] for k in ("average_rank", "p_value", "p_holm")})
+        rows.append(row)
+    if suite:
+        rows += [{**m, "dataset": "all", "metric": summary["metric"]}
+                 for m in summary["methods"]]
+    return rows
+
+
+def _format(value, digits=3):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def format_table(summary, with_shots=False):
+    """Plain-text table of the methods, best first (the printed summary)."""
+    metric = summary["metric"]
+    entries = summary["datasets"]
+    columns = ["method", f"{_SHORT[metric]} [95% CI]", "rank", "p_holm"]
+    others = [c for c in METRICS if c != metric]
+    others += list(SHOT_COLUMNS) if with_shots else []
+    columns += [_SHORT[c] for c in others] + ["fit_s"]
+    lines = [columns]
+    for m in summary["methods"]:
+        mine = [e for e in entries if e["method"] == m["method"]]
+        interval = f"{_format(m['mean'])} [{_format(m['ci_low'])}, {_format(m['ci_high'])}]"
+        p = "ref" if m["method"] == summary["reference"] else _format(m["p_holm"], 3)
+        means = [_format(_nanmean([e[c] for e in mine])) for c in others]
+        lines.append([m["method"], interval, _format(m["average_rank"], 2), p, *means,
+                      _format(m["fit_time"], 2)])
+    widths = [max(len(line[j]) for line in lines) for j in range(len(columns))]
+    text = []
+    for i, line in enumerate(lines):
+        text.append("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w)
+                              for j, (cell, w) in enumerate(zip(line, widths, strict=True))))
+        if i == 0:
+            text.append("  ".join("-" * w for w in widths))
+    return "\n".join(text)
+
+
+def _nanmean(values):
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else float("nan")

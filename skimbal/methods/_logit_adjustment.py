@@ -200,6 +200,10 @@ class PostHocLogitAdjustedClassifier(ImbalancedNetClassifier):
     def _chooses_tau(self):
         return isinstance(self.tau, str) and not self._refitting
 
+    def holds_out_validation(self):
+        """``tau='auto'`` holds out rows to choose tau; they are also the validation part."""
+        return super().holds_out_validation() or isinstance(self.tau, str)
+
     def _tau_candidates(self):
         return TAU_GRID if self.tau_grid is None else check_grid(self.tau_grid, "tau_grid")
 

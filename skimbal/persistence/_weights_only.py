@@ -31,14 +31,24 @@ _THIRD_PARTY_MODULES = (
 )
 
 
-@functools.cache
+# skorch's callbacks that write files or talk to services when training goes on:
+# a file naming them could make a later fit write where its author chose.
+_EXCLUDED = {
+    "skorch.callbacks.Checkpoint", "skorch.callbacks.TrainEndCheckpoint",
+    "skorch.callbacks.LoadInitState", "skorch.callbacks.TensorBoard",
+    "skorch.callbacks.WandbLogger", "skorch.callbacks.NeptuneLogger",
+    "skorch.callbacks.SacredLogger", "skorch.callbacks.MlflowLogger",
+}
+
+
 def allowed_names():
     """The classes and functions a weights-only file may name, by their public name.
 
     The skimbal estimators (``skimbal.<Name>``), the public classes of
     :mod:`skimbal.losses`, :mod:`skimbal.nn`, :mod:`skimbal.sampling` and
     :mod:`skimbal.callbacks`, the modules of :mod:`torch.nn`, the optimizers and
-    learning-rate schedulers of :mod:`torch.optim`, skorch's callbacks and
+    learning-rate schedulers of :mod:`torch.optim`, skorch's callbacks (but those
+    that write files or report to services: checkpoints, loggers) and
     imbalanced-learn's samplers, and a few functions that are default values of
     those classes' parameters (``print``, ``skorch.utils.noop``, ...).
 
@@ -52,6 +62,11 @@ def allowed_names():
     >>> allowed_names()["skimbal.losses.LDAMLoss"].__name__
     'LDAMLoss'
     """
+    return dict(_allowed_names())
+
+
+@functools.cache
+def _allowed_names():
     skimbal = importlib.import_module("skimbal")
     names = {f"skimbal.{name}": getattr(skimbal, name) for name in _estimator_names}
     public = [(module, importlib.import_module(module)) for module in _PUBLIC_MODULES]
@@ -67,7 +82,7 @@ def allowed_names():
         exported = module.modules.__all__ if module is torch.nn else module.__all__
         for name in exported:
             obj = getattr(module, name, None)
-            if isinstance(obj, type):
+            if isinstance(obj, type) and f"{prefix}.{name}" not in _EXCLUDED:
                 names[f"{prefix}.{name}"] = obj
     names.update({
         "skimbal._core.data.TensorBatchLoader": TensorBatchLoader,
@@ -83,7 +98,7 @@ def allowed_names():
 
 
 def _names(trusted_classes):
-    names = dict(allowed_names())
+    names = dict(_allowed_names())
     for cls in trusted_classes:
         names.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
     return names
