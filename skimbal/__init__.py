@@ -38,7 +38,8 @@ _ESTIMATORS = {
 
 #: Public subpackages, importable as attributes (``skimbal.losses``) too.
 _SUBPACKAGES = (
-    "callbacks", "compare", "datasets", "gpu", "losses", "metrics", "nn", "sampling",
+    "callbacks", "compare", "datasets", "gpu", "losses", "metrics", "nn", "persistence",
+    "sampling",
 )
 
 __all__ = sorted(_ESTIMATORS)
