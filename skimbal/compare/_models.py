@@ -34,6 +34,8 @@ def save_fitted(estimator, folder, dataset, method, fold):
         save_model(network, path)
     except WeightsOnlyError as exc:
         return f"not saved: {exc}"
+    except Exception as exc:  # a saving problem must not fail the fit's scores
+        return f"not saved: {type(exc).__name__}: {exc}"
     return path
 
 

@@ -7,6 +7,7 @@
 - ``summary.csv`` and ``summary.json``: means, intervals, ranks and tests
   (``_summary``);
 - ``run.json``: versions, arguments, device, seeds, wall time;
+- ``table.txt``: the printed table;
 - the plots of ``_plots`` (with matplotlib).
 """
 
@@ -40,8 +41,8 @@ _SHORT = {"balanced_accuracy": "bal_acc", "macro_f1": "macro_f1", "g_mean": "g_m
 
 def has_shots(rows):
     """Whether some row has many/medium/few-shot scores."""
-    return any(np.isfinite(row.get(SHOT_COLUMNS[0], np.nan)) for row in rows
-               if row["status"] == "ok")
+    return any(np.isfinite(row.get(column, np.nan)) for row in rows
+               if row["status"] == "ok" for column in SHOT_COLUMNS)
 
 
 def result_columns(rows):
@@ -106,6 +107,12 @@ def _write_json(path, value):
     return path
 
 
+def _write_text(path, text):
+    with open(path, "w") as file:
+        file.write(text + "\n")
+    return path
+
+
 def write_outputs(folder, rows, summary, datasets, run_record):
     """Write every file of a comparison into ``folder``; returns the paths written.
 
@@ -124,6 +131,7 @@ def write_outputs(folder, rows, summary, datasets, run_record):
         _write_csv(path("summary.csv"), _summary_columns(rows), _summary_rows(summary)),
         _write_json(path("summary.json"), summary),
         _write_json(path("run.json"), run_record),
+        _write_text(path("table.txt"), format_table(summary, with_shots=has_shots(rows))),
     ]
     plots = _plots.plot_all(folder, rows, summary, datasets)
     if plots is None:
@@ -184,6 +192,13 @@ def format_table(summary, with_shots=False):
                               for j, (cell, w) in enumerate(zip(line, widths, strict=True))))
         if i == 0:
             text.append("  ".join("-" * w for w in widths))
+    blocks = summary["blocks"]
+    text.append(f"{_SHORT[metric]}: mean [95 % interval: {summary['interval']['kind']}]; "
+                f"rank: average over {blocks['n_blocks']} blocks ({blocks['kind']}); "
+                f"p_holm: Wilcoxon signed-rank test against {summary['reference']}, "
+                "Holm-corrected.")
+    if summary.get("wilcoxon_note"):
+        text.append(f"note: {summary['wilcoxon_note']}.")
     return "\n".join(text)
 
 

@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from ._registry import BASELINES
+from ._scores import SHOT_COLUMNS
 
 __all__ = ["plot_all"]
 
@@ -134,7 +135,7 @@ def _heatmap(Figure, summary, rows, dataset, path):
     what = "attribute (training positives)" if dataset.task == "multilabel" else \
         "class (training samples)"
     axes.set_xlabel(f"{what}, most frequent first")
-    if any(np.isfinite(e.get("many_shot_accuracy", np.nan)) for e in entries):
+    if any(np.isfinite(e.get(c, np.nan)) for e in entries for c in SHOT_COLUMNS):
         for threshold in (100, 20):  # many > 100 >= medium >= 20 > few
             boundary = np.sum(counts[columns] > threshold) if threshold == 100 else \
                 np.sum(counts[columns] >= threshold)

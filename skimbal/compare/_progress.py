@@ -33,7 +33,7 @@ class Progress:
         if enabled and _is_terminal(self.stream):
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, unit="fit", file=self.stream, dynamic_ncols=True)
+            self._bar = tqdm(total=total, unit="fit", file=self.stream)
 
     def start(self, task):
         """A fit begins (serial runs name it before it runs)."""

@@ -79,6 +79,12 @@ def summarize(rows, names, metric, reference="ce"):
         })
     methods.sort(key=lambda m: (-np.nan_to_num(m["mean"], nan=-np.inf), names.index(m["method"])))
     friedman = _stats.friedman(complete)
+    n_blocks = int(kept_blocks.sum())
+    smallest = min(1.0, len(tests) * 2.0 ** (1 - n_blocks))  # exact test, Holm's first step
+    note = "" if not tests or smallest < 1 - _stats.LEVEL else (
+        f"with {n_blocks} blocks the smallest two-sided Wilcoxon p is {2.0 ** (1 - n_blocks):.3g}"
+        f"; after Holm over {len(tests)} comparisons no test can reach "
+        f"{1 - _stats.LEVEL:.2f}: add blocks (--repeats, --cv) to test")
     return {
         "metric": metric,
         "reference": reference,
@@ -91,7 +97,7 @@ def summarize(rows, names, metric, reference="ce"):
         },
         "blocks": {
             "kind": "data sets (mean over their folds)" if suite else "(repeat, fold) cells",
-            "n_blocks": int(kept_blocks.sum()),
+            "n_blocks": n_blocks,
             "names": [b for b, keep in zip(block_names, kept_blocks, strict=True) if keep],
         },
         "excluded": {
@@ -104,7 +110,8 @@ def summarize(rows, names, metric, reference="ce"):
         "datasets": per_dataset,
         "friedman": friedman,
         "wilcoxon": tests,
-        "critical_difference": _stats.critical_difference(len(tested), int(kept_blocks.sum()))
+        "wilcoxon_note": note,
+        "critical_difference": _stats.critical_difference(len(tested), n_blocks)
         if suite else None,
     }
 
