@@ -38,6 +38,7 @@ ESTIMATORS = [
     # Re-sampling inside training (skimbal.sampling), through the string shortcut.
     CrossEntropyClassifier(sampler="class-balanced", **SMALL),
     # Loss-based re-balancing (methods._reweighting, _margin, _logit_adjustment).
+    FocalLossClassifier(**SMALL),
     FocalLossClassifier(drw=True, **SMALL),
     ClassBalancedClassifier(beta=0.99, **SMALL),
     ClassBalancedClassifier(loss_type="focal", **SMALL),

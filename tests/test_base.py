@@ -15,6 +15,7 @@ from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch.callbacks import Callback
 
 from skimbal import (
     CrossEntropyClassifier,
@@ -22,6 +23,8 @@ from skimbal import (
     WeightedCrossEntropyClassifier,
 )
 from skimbal._core.reduction import sample_weighted_loss
+from skimbal._core.schedule import auto_max_epochs, resolve_max_epochs
+from skimbal.callbacks import DeferredReweighting
 from skimbal.nn import MLP
 
 SMALL = dict(max_epochs=5, hidden_layer_sizes=(8,), random_state=0)
@@ -436,3 +439,44 @@ def test_same_seed_same_predictions_across_processes(imbalanced):
     other_process = np.load(io.BytesIO(out))
     here = CrossEntropyClassifier(**SMALL).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(here, other_process)
+
+
+# ------------------------------------------------------- max_epochs='auto'
+class _StopAfterFirstEpoch(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        raise KeyboardInterrupt  # skorch ends the fit cleanly
+
+
+def test_auto_epochs_are_a_fixed_step_budget():
+    assert [auto_max_epochs(n, 128) for n in (150, 1000, 4000, 10240, 100000)] == [
+        500, 500, 125, 50, 50]
+    # ceil(4000 / steps per epoch), clipped to [50, 500]; -1 is one step per epoch.
+    assert auto_max_epochs(6400, 128) == 80 and auto_max_epochs(6401, 128) == 79
+    assert auto_max_epochs(10**6, -1) == 500
+    assert resolve_max_epochs(7, 100, 128) == 7  # an int keeps its meaning
+    with pytest.raises(ValueError, match="max_epochs='auto'"):
+        resolve_max_epochs("auto")
+
+
+def test_auto_is_the_default_and_fractional_schedules_follow_it(imbalanced):
+    X, y = imbalanced
+    assert CrossEntropyClassifier().max_epochs == "auto"
+    schedule = DeferredReweighting(start=0.5)
+    clf = CrossEntropyClassifier(batch_size=32, validation_fraction=0.2, random_state=0,
+                                 callbacks=[schedule, _StopAfterFirstEpoch()]).fit(X, y)
+    n_train = len(y) - len(clf._split(clf.label_encoding_.encode(y))[1])
+    assert n_train < len(y)  # the budget counts the training part only
+    assert clf.max_epochs_ == auto_max_epochs(n_train, 32) == 500
+    assert schedule.switch_epoch_ == 250
+
+
+def test_auto_partial_fit_budgets_each_call_on_its_rows(imbalanced):
+    X, y = imbalanced
+    clf = CrossEntropyClassifier(batch_size=8, callbacks=[_StopAfterFirstEpoch()],
+                                 random_state=0)
+    clf.partial_fit(X, y)
+    assert clf.max_epochs_ == auto_max_epochs(300, 8) == 106
+    clf.partial_fit(X[:200], y[:200])
+    assert clf.max_epochs_ == auto_max_epochs(200, 8) == 160
+    with pytest.raises(ValueError, match="max_epochs"):
+        CrossEntropyClassifier(max_epochs="many").fit(X, y)

@@ -17,7 +17,11 @@ from skimbal.callbacks import PeriodicReclustering
 from skimbal.losses._lmle import EmbeddingClusters, LMLECriterion
 from skimbal.sampling import ImbalancedLearnSampler
 
-SMALL = dict(max_epochs=6, hidden_layer_sizes=(16,), lr=0.01, batch_size=64, random_state=0)
+# The paper's objective from epoch 0 (no warm-up, no cross-entropy) and a fixed number
+# of clusters per class: these tests exercise the quintuplet loss and the clusters.
+# The defaults (warm-up, cross-entropy, clusters of 20 rows) are tested at the end.
+SMALL = dict(max_epochs=6, hidden_layer_sizes=(16,), lr=0.01, batch_size=64, random_state=0,
+             warmup=0, ce_weight=0.0, cluster_size=None, n_neighbors=3)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +115,7 @@ def test_batches_carry_cluster_ids():
 
 def test_validation_split_scores_with_the_knn(blobs):
     X, y = blobs
-    clf = LMLEClassifier(validation_fraction=0.3, ce_weight=0.1, **SMALL).fit(X, y)
+    clf = LMLEClassifier(validation_fraction=0.3, **{**SMALL, "ce_weight": 0.1}).fit(X, y)
     assert np.isfinite(clf.history[:, "valid_loss"]).all()
     assert all(0 <= score <= 1 for score in clf.history[:, "valid_bacc"])
 
@@ -207,7 +211,7 @@ def attributes():
 
 def test_multilabel_predicts_each_attribute_with_its_own_knn(attributes):
     X, Y = attributes
-    clf = LMLEClassifier(n_clusters_per_class=2, ce_weight=0.1, **SMALL).fit(X, Y)
+    clf = LMLEClassifier(n_clusters_per_class=2, **{**SMALL, "ce_weight": 0.1}).fit(X, Y)
     assert clf.classes_.tolist() == [0, 1, 2]
     assert len(clf.cluster_knn_) == 3
     pred = clf.predict(X)
@@ -295,11 +299,12 @@ class _InterruptAfter(Callback):
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("sampler", ["class-balanced", None])
-def test_resumed_run_matches_an_uninterrupted_one(blobs, tmp_path, sampler):
+@pytest.mark.parametrize(("sampler", "warmup"), [("class-balanced", 0), (None, 0),
+                                                 ("class-balanced", 2)])
+def test_resumed_run_matches_an_uninterrupted_one(blobs, tmp_path, sampler, warmup):
     X, y = blobs
     params = dict(n_clusters_per_class=2, recluster_every=2, validation_fraction=0.2,
-                  ce_weight=0.1, sampler=sampler, **SMALL)
+                  sampler=sampler, **{**SMALL, "warmup": warmup, "ce_weight": 0.1})
     checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
     interrupted = LMLEClassifier(callbacks=[checkpoint, _InterruptAfter(3)], **params).fit(X, y)
     assert len(interrupted.history) == 3
@@ -308,7 +313,7 @@ def test_resumed_run_matches_an_uninterrupted_one(blobs, tmp_path, sampler):
     full = LMLEClassifier(**params).fit(X, y)
     # Epoch 3 is no re-clustering epoch: it trains with the restored clusters of epoch 2.
     assert _reclustered(resumed.history) == _reclustered(full.history) == [
-        True, False, True, False, True, False,
+        warmup == 0, False, True, False, True, False,
     ]
     for key in ("train_loss", "valid_loss", "valid_bacc", "valid_loss_best"):
         assert resumed.history[:, key] == full.history[:, key]
@@ -389,8 +394,8 @@ def test_clone_of_a_fitted_estimator(blobs, fitted):
 
 def test_criterion_is_the_weighted_objective_around_the_quintuplet_loss(blobs):
     X, y = blobs
-    clf = LMLEClassifier(class_weight="balanced", ce_weight=0.5, margins=(0.1, 0.2, 0.3),
-                         **{**SMALL, "max_epochs": 1}).fit(X, y)
+    clf = LMLEClassifier(class_weight="balanced", margins=(0.1, 0.2, 0.3),
+                         **{**SMALL, "max_epochs": 1, "ce_weight": 0.5}).fit(X, y)
     assert isinstance(clf.criterion_, LMLECriterion)
     assert clf.criterion_.embedding_loss.margins == (0.1, 0.2, 0.3)
     torch.testing.assert_close(clf.criterion_.weight, torch.as_tensor(clf.class_weight_))
@@ -423,3 +428,52 @@ def test_multilabel_default_sampler_shuffles_and_other_class_aware_samplers_refu
     assert clf.sampler_ is None
     with pytest.raises(ValueError, match="one label per sample"):
         LMLEClassifier(sampler="square-root", **{**SMALL, "max_epochs": 1}).fit(X, Y)
+
+
+# ---------------------------------------------------------------- warm-up
+def test_warmup_trains_for_classification_before_the_first_clustering(blobs):
+    X, y = blobs
+    seen = []
+
+    class _Phase(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            seen.append(net.criterion_.warmup)
+
+    clf = LMLEClassifier(n_clusters_per_class=2, recluster_every=2, callbacks=[_Phase()],
+                         **{**SMALL, "warmup": 0.5}).fit(X, y)
+    assert dict(clf.callbacks_)["reclustering"].start_epoch_ == 3
+    assert seen == [True, True, True, False, False, False]
+    assert _reclustered(clf.history) == [False, False, False, True, False, True]
+    # During the warm-up the objective is the cross-entropy of the head alone.
+    criterion = clf.criterion_
+    criterion.warmup = True
+    logits, target = torch.randn(5, 3), torch.tensor([0, 1, 2, 0, 1])
+    embedding = torch.nn.functional.normalize(torch.randn(5, 16), dim=1)
+    torch.testing.assert_close(criterion(embedding, target, target, logits=logits),
+                               torch.nn.functional.cross_entropy(logits, target))
+
+
+def test_validation_during_the_warmup_is_scored_by_the_head(blobs):
+    X, y = blobs
+    clf = LMLEClassifier(validation_fraction=0.2, **{**SMALL, "warmup": 4}).fit(X, y)
+    assert len(clf.history[:, "valid_bacc"]) == 6
+    assert hasattr(clf, "cluster_knn_")  # clustered at the end, whatever the warm-up
+    whole_run = LMLEClassifier(**{**SMALL, "warmup": 50}).fit(X, y)
+    assert not any(_reclustered(whole_run.history))
+    assert whole_run.predict(X).shape == y.shape  # the kNN of the final clustering
+
+
+def test_conflicting_warmup_is_refused(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="warmup"):
+        LMLEClassifier(warmup=2, callbacks__reclustering__start=3, max_epochs=1).fit(X, y)
+
+
+def test_defaults_warm_up_keep_cross_entropy_and_size_the_clusters(blobs):
+    X, y = blobs  # classes of 60, 30 and 10 rows
+    clf = LMLEClassifier(max_epochs=4, hidden_layer_sizes=(16,), random_state=0).fit(X, y)
+    assert (clf.warmup, clf.ce_weight, clf.cluster_size, clf.n_neighbors) == (0.5, 1.0, 20, 20)
+    assert clf.criterion_.ce_weight == 1.0 and not clf.criterion_.warmup
+    assert _reclustered(clf.history) == [False, False, True, False]
+    # ceil(n_c / 20) clusters: a rare class gets one, not as many as a frequent one.
+    assert np.bincount(clf.cluster_knn_.cluster_labels_).tolist() == [3, 2, 1]

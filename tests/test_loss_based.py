@@ -22,9 +22,17 @@ from skimbal import (
     LogitAdjustedClassifier,
     MaxMarginClassifier,
     PostHocLogitAdjustedClassifier,
+    WeightedCrossEntropyClassifier,
 )
+from skimbal._core.batch import Target
 from skimbal.callbacks import DeferredReweighting
-from skimbal.losses import effective_number_weights, ldam_margins
+from skimbal.losses import (
+    AttributeBCELoss,
+    AttributeClassBalancedLoss,
+    AttributeFocalLoss,
+    effective_number_weights,
+    ldam_margins,
+)
 from skimbal.nn import MLP, NormedLinear
 
 TINY = dict(hidden_layer_sizes=(8,), max_epochs=3, random_state=0)
@@ -552,3 +560,84 @@ def test_fitted_estimators_clone_and_pickle_without_the_training_data(estimator)
     np.testing.assert_array_equal(loaded.predict(X[:100]), clf.predict(X[:100]))
     np.testing.assert_allclose(loaded.decision_function(X[:100]),
                                clf.decision_function(X[:100]), rtol=1e-6)
+
+
+# ------------------------------------------------- multi-label re-weighting family
+def attributes(n=120, seed=0):
+    """Three attributes of increasing rarity, each a threshold of one feature."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 3)).astype(np.float32)
+    Y = np.c_[X[:, 0] > 0, X[:, 1] > 1.0, X[:, 2] > 1.5].astype(np.int64)
+    return X, Y
+
+
+def test_weighted_cross_entropy_weights_each_attribute():
+    X, Y = attributes()
+    clf = WeightedCrossEntropyClassifier(**TINY).fit(X, Y)
+    counts = np.stack([len(Y) - Y.sum(0), Y.sum(0)], axis=1)
+    np.testing.assert_array_equal(clf.class_counts_, counts)
+    inverse = 1.0 / counts
+    np.testing.assert_allclose(clf.class_weight_, 2 * inverse / inverse.sum(1, keepdims=True),
+                               rtol=1e-6)
+    assert isinstance(clf.criterion_, AttributeBCELoss)
+    torch.testing.assert_close(clf.criterion_.weight, torch.as_tensor(clf.class_weight_))
+    assert clf.predict(X).shape == Y.shape
+
+
+def test_focal_multilabel_is_sigmoid_focal_with_alpha_per_attribute():
+    X, Y = attributes()
+    clf = FocalLossClassifier(gamma=2.0, alpha=0.25, **TINY).fit(X, Y)
+    assert isinstance(clf.criterion_, AttributeFocalLoss) and clf.criterion_.gamma == 2.0
+    torch.testing.assert_close(clf.criterion_.weight, torch.tensor([[0.75, 0.25]] * 3))
+    proba = clf.predict_proba(X)
+    assert proba.shape == Y.shape and ((proba >= 0) & (proba <= 1)).all()
+    alpha = [[1.0, 2.0], [1.0, 3.0], [1.0, 4.0]]
+    clf = FocalLossClassifier(alpha=alpha, **TINY).fit(X, Y)
+    torch.testing.assert_close(clf.criterion_.weight, torch.tensor(alpha))
+    balanced = FocalLossClassifier(class_weight="balanced", **TINY).fit(X, Y)
+    torch.testing.assert_close(balanced.criterion_.weight, torch.as_tensor(balanced.class_weight_))
+    assert FocalLossClassifier(**TINY).fit(X, Y).criterion_.weight is None
+    with pytest.raises(ValueError, match=r"shape \(3, 2\)"):
+        FocalLossClassifier(alpha=[1.0, 2.0], **TINY).fit(X, Y)
+    with pytest.raises(ValueError, match="drw=True needs one label per sample"):
+        FocalLossClassifier(drw=True, **TINY).fit(X, Y)
+    assert not FocalLossClassifier(drw=True).__sklearn_tags__().classifier_tags.multi_label
+    assert FocalLossClassifier().__sklearn_tags__().classifier_tags.multi_label
+
+
+def test_class_balanced_multilabel_weights_from_the_training_split():
+    X, Y = attributes(200)
+    clf = ClassBalancedClassifier(beta=0.99, loss_type="focal", validation_fraction=0.25,
+                                  **TINY).fit(X, Y)
+    assert isinstance(clf.criterion_, AttributeClassBalancedLoss)
+    train = np.setdiff1d(np.arange(len(Y)), clf._split(np.asarray(Y))[1])
+    assert len(train) < len(Y)  # the training part only
+    np.testing.assert_array_equal(clf.class_counts_[:, 1], Y[train].sum(0))
+    expected = torch.stack([effective_number_weights(row, beta=0.99) for row in clf.class_counts_])
+    torch.testing.assert_close(clf.criterion_.weight, expected)
+    # The sigmoid head of a binary problem starts at the prior bias of two classes: 0.
+    untrained = dict(TINY, max_epochs=1, lr=1e-12)
+    head = ClassBalancedClassifier(loss_type="sigmoid", **untrained).fit(X, Y).module_.head
+    torch.testing.assert_close(head.bias, torch.zeros(3))
+    softmax = ClassBalancedClassifier(**TINY).fit(X, Y)
+    assert softmax.criterion_.loss_type == "softmax" and softmax.criterion_.gamma == 0.0
+    assert softmax.predict(X).shape == Y.shape
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_class_balanced_sample_weight_keeps_the_batch_normalisation(multilabel):
+    X, y = long_tailed((60, 20, 8))
+    Y = attributes(len(y))[1] if multilabel else y
+    clf = ClassBalancedClassifier(beta=0.99, loss_type="sigmoid", **TINY).fit(X, Y)
+    logits = clf.module_(torch.as_tensor(X[:16]))
+    target = torch.as_tensor(Y[:16])
+    sample_weight = torch.linspace(0.5, 2.0, 16)
+    loss = clf.get_loss(logits, Target(target, sample_weight=sample_weight))
+    clf.criterion_.reduction = "none"
+    per_sample = clf.criterion_(logits, target).reshape(16, -1).mean(1)
+    expected = (per_sample * sample_weight).sum() / sample_weight.sum()
+    torch.testing.assert_close(loss, expected)
+    # Unit sample weights give the unweighted loss: the authors' sum w l / N.
+    clf.criterion_.reduction = "mean"
+    torch.testing.assert_close(clf.get_loss(logits, Target(target, sample_weight=torch.ones(16))),
+                               clf.criterion_(logits, target))

@@ -8,6 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from skimbal.losses import (
+    AttributeBCELoss,
+    AttributeClassBalancedLoss,
+    AttributeFocalLoss,
     BalancedSoftmaxLoss,
     ClassBalancedLoss,
     FocalLoss,
@@ -244,12 +247,57 @@ def test_class_balanced_softmax_beta_zero_is_cross_entropy():
 
 
 def test_class_balanced_softmax_is_weighted_cross_entropy():
-    loss = ClassBalancedLoss(CIFAR10_IR100, beta=0.9999)
+    # normalization='weights' is PyTorch's weighted mean: sum w l / sum w.
+    loss = ClassBalancedLoss(CIFAR10_IR100, beta=0.9999, normalization="weights")
     np.testing.assert_allclose(loss.weight.numpy(), DRW_WEIGHTS, atol=5e-5)
     logits = torch.randn(6, 10, generator=torch.Generator().manual_seed(0))
     target = torch.tensor([0, 9, 3, 3, 5, 9])
     expected = torch.nn.CrossEntropyLoss(weight=loss.weight)(logits, target)
     torch.testing.assert_close(loss(logits, target), expected)
+
+
+def authors_class_balanced_loss(logits, labels, weights, loss_type, gamma):
+    """Cui et al.'s TensorFlow formulas (src/cifar_main.py), in float64 numpy."""
+    z, n_classes = np.asarray(logits, np.float64), len(weights)
+    one_hot = np.eye(n_classes)[labels]
+    w = np.asarray(weights, np.float64)[labels][:, None] * np.ones(n_classes)
+    if loss_type == "softmax":
+        # tf.losses.softmax_cross_entropy with per-sample weights: the weighted sum
+        # divided by the number of non-zero weights (the batch size).
+        log_p = z - z.max(1, keepdims=True)
+        log_p = log_p - np.log(np.exp(log_p).sum(1, keepdims=True))
+        per_sample = -(one_hot * log_p).sum(1)
+        return (w.mean(1) * per_sample).sum() / np.count_nonzero(w.mean(1))
+    bce = np.maximum(z, 0) - z * one_hot + np.log1p(np.exp(-np.abs(z)))
+    if loss_type == "focal":
+        bce = np.exp(-gamma * one_hot * z - gamma * np.log1p(np.exp(-z))) * bce
+    # Sigmoid and focal: the weighted sum divided by the number of positive labels.
+    return (w * bce).sum() / one_hot.sum()
+
+
+@pytest.mark.parametrize("loss_type", ["softmax", "sigmoid", "focal"])
+def test_class_balanced_mean_is_the_authors_normalisation(loss_type):
+    logits = torch.randn(7, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    target = torch.tensor([0, 0, 0, 1, 4, 9, 9])
+    loss = ClassBalancedLoss(CIFAR10_IR100, beta=0.9999, loss_type=loss_type, gamma=2.0)
+    assert loss.normalization == "batch"
+    expected = authors_class_balanced_loss(logits.numpy(), target.numpy(), loss.weight.numpy(),
+                                           loss_type, 2.0)
+    assert loss(logits, target).item() == pytest.approx(expected, rel=1e-6)
+    # Sum of the per-sample (weighted) losses divided by N, not by N x C or sum w.
+    loss.reduction = "none"
+    assert loss(logits, target).sum().item() / 7 == pytest.approx(expected, rel=1e-6)
+
+
+def test_class_balanced_normalisations_differ_by_the_mean_weight():
+    logits = torch.randn(5, 10, generator=torch.Generator().manual_seed(2))
+    target = torch.tensor([0, 0, 1, 2, 9])
+    batch = ClassBalancedLoss(CIFAR10_IR100, loss_type="focal")
+    weights = ClassBalancedLoss(CIFAR10_IR100, loss_type="focal", normalization="weights")
+    mean_weight = batch.weight[target].mean()
+    torch.testing.assert_close(weights(logits, target) * mean_weight, batch(logits, target))
+    with pytest.raises(ValueError, match="normalization"):
+        ClassBalancedLoss(CIFAR10_IR100, normalization="n")
 
 
 def test_class_balanced_sigmoid_is_one_hot_bce():
@@ -275,6 +323,58 @@ def test_class_balanced_focal_by_hand():
     focal_zero = ClassBalancedLoss(COUNTS_3, beta=0.999, loss_type="focal", gamma=0.0)
     focal_zero.reduction = "none"
     torch.testing.assert_close(focal_zero(LOGITS, TARGET), sigmoid(LOGITS, TARGET))
+
+
+# -------------------------------------------------------------- multi-label
+ML_LOGITS = torch.tensor([[2.0, -1.0, 0.5], [-0.5, 0.0, 3.0]], dtype=torch.float64)
+ML_TARGET = torch.tensor([[1, 0, 0], [0, 1, 1]])
+
+
+def bce_by_hand(z, y):
+    p = 1 / (1 + math.exp(-z))
+    return -math.log(p if y else 1 - p)
+
+
+def test_attribute_focal_loss_by_hand():
+    gamma, weight = 2.0, [[1.0, 2.0], [0.5, 1.5], [1.0, 1.0]]
+    loss = AttributeFocalLoss(gamma=gamma, weight=weight, reduction="none")
+    expected = np.zeros((2, 3))
+    for i, j in np.ndindex(2, 3):
+        z, y = ML_LOGITS[i, j].item(), ML_TARGET[i, j].item()
+        p_t = math.exp(-bce_by_hand(z, y))
+        expected[i, j] = weight[j][y] * (1 - p_t) ** gamma * bce_by_hand(z, y)
+    np.testing.assert_allclose(loss(ML_LOGITS, ML_TARGET).numpy(), expected, rtol=1e-9)
+    loss.reduction = "mean"  # weighted mean: sum w l / sum w
+    w = np.array([[weight[j][ML_TARGET[i, j]] for j in range(3)] for i in range(2)])
+    assert loss(ML_LOGITS, ML_TARGET).item() == pytest.approx(expected.sum() / w.sum())
+    zero = AttributeFocalLoss(gamma=0.0, weight=weight)
+    torch.testing.assert_close(zero(ML_LOGITS, ML_TARGET),
+                               AttributeBCELoss(weight=weight)(ML_LOGITS, ML_TARGET))
+
+
+def test_attribute_class_balanced_loss_by_hand():
+    counts = [[90, 10], [20, 80], [50, 50]]
+    loss = AttributeClassBalancedLoss(counts, beta=0.99, loss_type="focal", gamma=1.0)
+    for row, count in zip(loss.weight, counts, strict=True):
+        torch.testing.assert_close(row, effective_number_weights(count, beta=0.99))
+    expected = 0.0
+    for i, j in np.ndindex(2, 3):
+        z, y = ML_LOGITS[i, j].item(), ML_TARGET[i, j].item()
+        p_t = math.exp(-bce_by_hand(z, y))
+        expected += loss.weight[j, y].item() * (1 - p_t) * bce_by_hand(z, y)
+    # The authors' normalisation: the weighted sum over N x A terms divided by N x A.
+    assert loss(ML_LOGITS, ML_TARGET).item() == pytest.approx(expected / 6, rel=1e-6)
+    # softmax of a binary problem is the sigmoid: the two variants agree.
+    softmax = AttributeClassBalancedLoss(counts, beta=0.99, loss_type="softmax")
+    sigmoid = AttributeClassBalancedLoss(counts, beta=0.99, loss_type="sigmoid")
+    torch.testing.assert_close(softmax(ML_LOGITS, ML_TARGET), sigmoid(ML_LOGITS, ML_TARGET))
+    by_weights = AttributeClassBalancedLoss(counts, beta=0.99, normalization="weights")
+    plain = AttributeBCELoss(weight=by_weights.weight)
+    torch.testing.assert_close(by_weights(ML_LOGITS, ML_TARGET), plain(ML_LOGITS, ML_TARGET))
+    with pytest.raises(ValueError, match="n_attributes, 2"):
+        AttributeClassBalancedLoss([90, 10])
+    with pytest.raises(ValueError, match="loss_type"):
+        AttributeClassBalancedLoss(counts, loss_type="hinge")
 
 
 def test_sigmoid_prior_bias():

@@ -29,6 +29,7 @@ from .docstrings import substitute_docstring
 from .inputs import check_encoded_fit_input, check_fit_input, validate_features
 from .prediction import PredictionMixin, default_callbacks, score_in_original_labels
 from .random import draw_seed, epoch_seed, preserved_torch_rng, seeded_torch
+from .schedule import planned_epochs, resolve_max_epochs
 from .targets import (
     LabelEncoding,
     class_statistics,
@@ -90,7 +91,7 @@ class ImbalancedNetClassifier(
         "criterion": [callable],
         "optimizer": [type, callable],
         "lr": [Interval(numbers.Real, 0, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), Options(int, {-1})],
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "class_weight": [None, StrOptions({"balanced"}), dict],
@@ -117,7 +118,7 @@ class ImbalancedNetClassifier(
 
     def __init__(
         self, module=None, *, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
-        lr=1e-3, max_epochs=50, batch_size=128, hidden_layer_sizes=(100,), class_weight=None,
+        lr=1e-3, max_epochs="auto", batch_size=128, hidden_layer_sizes=(100,), class_weight=None,
         sampler=None, validation_fraction=None, random_state=None, device="cpu",
         callbacks=None, classes=None, verbose=0, progress_bar=False, warm_start=False,
         predict_nonlinearity="auto", train_split=None, iterator_train=TensorBatchLoader,
@@ -243,7 +244,7 @@ class ImbalancedNetClassifier(
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
-        """Train for ``max_epochs`` more epochs, initialising on the first call.
+        """Train ``max_epochs`` more epochs ('auto': the step budget on this call's rows).
 
         Parameters
         ----------
@@ -291,7 +292,7 @@ class ImbalancedNetClassifier(
         self.class_counts_, self.class_prior_, self.class_weight_ = class_statistics(
             counts, encoding, self.class_weight
         )
-        self.max_epochs_ = self.max_epochs
+        self.max_epochs_ = resolve_max_epochs(self.max_epochs, len(train_index), self.batch_size)
         if self.max_epochs == 0:
             warnings.warn(f"{type(self).__name__}: max_epochs=0, fit trains nothing.", UserWarning)
         if fresh or not self.initialized_:
@@ -329,10 +330,10 @@ class ImbalancedNetClassifier(
         When a callback such as skorch's ``LoadInitState`` restores a checkpoint at
         the start of a fresh ``fit``, the restored history says how many epochs are
         done, and scoring callbacks continue from its best scores. ``warm_start`` and
-        ``partial_fit`` run ``max_epochs`` more epochs.
+        ``partial_fit`` run ``max_epochs_`` more epochs.
         """
         if epochs is None:
-            epochs = getattr(self, "max_epochs_", self.max_epochs)
+            epochs = planned_epochs(self, None if y is None else len(y))
             call = self._fit_call
             if call is not None and call.fresh and len(self.history):
                 epochs = max(epochs - len(self.history), 0)

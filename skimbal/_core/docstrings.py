@@ -27,8 +27,13 @@ FRAGMENTS = {
         Optimizer; ``optimizer__*`` parameters are routed to it.
     lr : float, default=1e-3
         Learning rate.
-    max_epochs : int, default=50
-        Epochs of each ``fit`` (and of each ``partial_fit`` call).
+    max_epochs : int or 'auto', default='auto'
+        Epochs of each ``fit`` (and of each ``partial_fit`` call). 'auto' trains a
+        fixed number of optimizer steps, whatever the size of the data:
+        ``clip(ceil(4000 / steps_per_epoch), 50, 500)`` epochs with
+        ``steps_per_epoch = ceil(n_train / batch_size)`` on the rows of that fit
+        (or ``partial_fit`` call); ``max_epochs_`` holds the result, which epochs
+        given as fractions refer to (see the user guide, "Training length").
     batch_size : int, default=128
         Rows per training and prediction batch (-1: the whole data).
     hidden_layer_sizes : tuple of int, default=(100,)
@@ -97,7 +102,8 @@ FRAGMENTS = {
     seed_ : int
         The seed every random stream of the fit derives from.
     max_epochs_ : int
-        Planned epochs of one run, which fractional schedules refer to.
+        Planned epochs of one run (``max_epochs``, or its resolution from the
+        training rows for 'auto'), which fractional schedules refer to.
     sampler_ : object or None
         The copy of ``sampler`` used by this fit.
     module_, criterion_, optimizer_, history_

@@ -6,12 +6,76 @@ its epochs as an int (an epoch index, 0-based) or as a float in (0, 1) (a
 fraction of the run's planned length, ``max_epochs_``), and reads the current
 epoch from the net's history, so it is the same under ``fit``, ``warm_start``,
 ``partial_fit`` and a run resumed from a checkpoint.
+
+The planned length itself is ``max_epochs``, or with ``max_epochs='auto'`` (the
+default) the epochs that make a fixed budget of optimizer steps on the fit's
+training rows (:func:`auto_max_epochs`), so that a fraction of the run is a
+fraction of a run of known length.
 """
 
 import math
 import numbers
 
-__all__ = ["current_epoch", "planned_epochs", "resolve_epoch"]
+__all__ = [
+    "AUTO_BUDGET_STEPS",
+    "AUTO_MAX_EPOCHS",
+    "AUTO_MIN_EPOCHS",
+    "auto_max_epochs",
+    "current_epoch",
+    "planned_epochs",
+    "resolve_epoch",
+    "resolve_max_epochs",
+]
+
+#: Optimizer steps of a fit with ``max_epochs='auto'`` (``benchmarks/default_epochs.py``).
+AUTO_BUDGET_STEPS = 4000
+#: Fewest epochs of ``max_epochs='auto'``: large data (over 10,240 rows at batch 128)
+#: keep 50 epochs, more than the step budget, as their training loss still falls.
+AUTO_MIN_EPOCHS = 50
+#: Most epochs of ``max_epochs='auto'``: bounds the per-epoch overhead on tiny data.
+AUTO_MAX_EPOCHS = 500
+
+
+def auto_max_epochs(n_train, batch_size, *, budget_steps=AUTO_BUDGET_STEPS,
+                    min_epochs=AUTO_MIN_EPOCHS, max_epochs=AUTO_MAX_EPOCHS):
+    """Epochs of ``max_epochs='auto'``: a fixed number of optimizer steps.
+
+    ``clip(ceil(budget_steps / steps_per_epoch), min_epochs, max_epochs)`` with
+    ``steps_per_epoch = ceil(n_train / batch_size)`` (1 for ``batch_size=-1``).
+
+    Parameters
+    ----------
+    n_train : int >= 1
+        Training rows of the fit (after the validation part is held out).
+    batch_size : int >= 1 or -1
+        Rows per batch; -1 is the whole training part.
+    budget_steps, min_epochs, max_epochs : int
+        The step budget and the bounds on the epochs.
+
+    Returns
+    -------
+    epochs : int
+
+    Examples
+    --------
+    >>> from skimbal._core.schedule import auto_max_epochs
+    >>> [auto_max_epochs(n, 128) for n in (300, 1000, 4000, 20000, 100000)]
+    [500, 500, 125, 50, 50]
+    """
+    steps_per_epoch = 1 if batch_size == -1 else math.ceil(max(n_train, 1) / batch_size)
+    return int(min(max(math.ceil(budget_steps / steps_per_epoch), min_epochs), max_epochs))
+
+
+def resolve_max_epochs(max_epochs, n_train=None, batch_size=-1):
+    """The planned epochs of a run: ``max_epochs``, or :func:`auto_max_epochs` for 'auto'."""
+    if not (isinstance(max_epochs, str) and max_epochs == "auto"):
+        return max_epochs
+    if n_train is None:
+        raise ValueError(
+            "max_epochs='auto' sizes the run from the training rows: call fit (which sets "
+            "max_epochs_) or pass an int max_epochs."
+        )
+    return auto_max_epochs(n_train, batch_size)
 
 
 def resolve_epoch(value, n_epochs=None, name="start"):
@@ -63,7 +127,14 @@ def current_epoch(net):
     return len(net.history) - 1
 
 
-def planned_epochs(net):
-    """The planned length of one run of ``net``: ``max_epochs_`` once it is resolved."""
+def planned_epochs(net, n_train=None):
+    """The planned length of one run of ``net``: ``max_epochs_`` once it is resolved.
+
+    Before a fit, ``max_epochs`` (resolved from ``n_train`` training rows when 'auto').
+    """
     planned = getattr(net, "max_epochs_", None)
-    return planned if planned is not None else net.max_epochs
+    if planned is not None:
+        return planned
+    if isinstance(net.max_epochs, str):
+        return resolve_max_epochs(net.max_epochs, n_train, net.batch_size)
+    return net.max_epochs

@@ -5,8 +5,8 @@ import time
 
 from sklearn.utils._param_validation import Interval
 
-from .._core.schedule import current_epoch
-from ._schedule import EpochSchedule
+from .._core.schedule import current_epoch, resolve_epoch
+from ._schedule import EPOCH_CONSTRAINT, EpochSchedule
 
 __all__ = ["PeriodicReclustering"]
 
@@ -18,10 +18,17 @@ class PeriodicReclustering(EpochSchedule):
     per-class k-means on the current embedding from time to time (Huang et al.,
     CVPR 2016, Sec. 3.2: every 5,000 iterations). This schedule asks the net to
     re-cluster the rows of its training split at the start of the history epochs
-    ``0, every, 2 * every, ...`` and a last time when training ends, so that
-    prediction uses clusters of the final embedding. The epoch is read from the
-    history, so ``partial_fit``, ``warm_start`` and a run resumed from a
-    checkpoint keep the rhythm.
+    ``start, start + every, start + 2 * every, ...`` and a last time when training
+    ends, so that prediction uses clusters of the final embedding. The epoch is
+    read from the history, so ``partial_fit``, ``warm_start`` and a run resumed
+    from a checkpoint keep the rhythm.
+
+    **Warm-up.** Before epoch ``start`` nothing is clustered and the criterion
+    trains the network for classification alone (its attribute ``warmup`` is set
+    True, see :class:`skimbal.losses._lmle.LMLECriterion`): LMLE starts from an
+    embedding with structure, as the paper starts from a network trained for
+    classification. Hard-mined hinge losses from a random embedding can collapse
+    every row onto one point, where their gradients vanish.
 
     The cluster ids of the training rows go to the training dataset's extras
     (``dataset_train.extras['cluster_ids']``), which every batch carries in its
@@ -41,23 +48,41 @@ class PeriodicReclustering(EpochSchedule):
     ----------
     every : int >= 1, default=5
         Epochs between two re-clusterings.
+    start : int >= 0 or float in (0, 1), default=0
+        First clustered epoch, the end of the warm-up: an epoch index, or a
+        fraction of the planned epochs (``net.max_epochs_``).
+
+    Attributes
+    ----------
+    start_epoch_ : int
+        ``start`` as an epoch index, for the current run.
 
     Examples
     --------
     >>> from skimbal.callbacks import PeriodicReclustering
-    >>> schedule = PeriodicReclustering(every=3)
-    >>> [schedule.reclusters_at(epoch) for epoch in range(5)]
-    [True, False, False, True, False]
+    >>> schedule = PeriodicReclustering(every=3, start=2)
+    >>> [schedule.reclusters_at(epoch) for epoch in range(7)]
+    [False, False, True, False, False, True, False]
     """
 
-    _parameter_constraints = {"every": [Interval(numbers.Integral, 1, None, closed="left")]}
+    _parameter_constraints = {
+        "every": [Interval(numbers.Integral, 1, None, closed="left")],
+        "start": EPOCH_CONSTRAINT,
+    }
 
-    def __init__(self, every=5):
+    def __init__(self, every=5, start=0):
         self.every = every
+        self.start = start
 
     def reclusters_at(self, epoch):
         """Whether history epoch ``epoch`` (0-based) starts with a re-clustering."""
-        return epoch % self.every == 0
+        start = getattr(self, "start_epoch_", None)
+        if start is None:
+            start = resolve_epoch(self.start, name="start")
+        return epoch >= start and (epoch - start) % self.every == 0
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_epoch_ = self.epoch_of(self.start, net)
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         self.apply(net, current_epoch(net), dataset_train)
@@ -65,6 +90,11 @@ class PeriodicReclustering(EpochSchedule):
     def apply(self, net, epoch, dataset_train=None):
         """Re-cluster (or restore the clusters of) ``dataset_train`` at ``epoch``."""
         if dataset_train is None:
+            return
+        warmup = epoch < self.start_epoch_
+        net.criterion_.warmup = warmup
+        if warmup:
+            net.history.record("recluster_dur", 0.0)
             return
         extras = getattr(dataset_train, "extras", None)
         if extras is None:

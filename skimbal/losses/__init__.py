@@ -11,8 +11,9 @@ imports skorch: they work in any PyTorch training loop.
 One module per method family:
 
 - re-weighting (``_reweighting``): :func:`effective_number_weights`,
-  :func:`inverse_frequency_weights`, :class:`FocalLoss`, :class:`ClassBalancedLoss`,
-  :class:`AttributeBCELoss`;
+  :func:`inverse_frequency_weights`, :class:`FocalLoss`, :class:`ClassBalancedLoss`;
+  for multi-label targets (``_reweighting_multilabel``) :class:`AttributeBCELoss`,
+  :class:`AttributeFocalLoss`, :class:`AttributeClassBalancedLoss`;
 - margins (``_margin``): :func:`ldam_margins`, :class:`LDAMLoss`,
   :class:`MaxMarginLoss`, :class:`MultiClassHingeLoss`;
 - large-margin softmax (``_large_margin_softmax``): the margin function and logits;
@@ -28,16 +29,22 @@ from ._lmle import QuintupletLoss, Quintuplets, quintuplet_selection
 from ._logit_adjustment import BalancedSoftmaxLoss, LogitAdjustedLoss
 from ._margin import LDAMLoss, MaxMarginLoss, MultiClassHingeLoss, ldam_margins
 from ._reweighting import (
-    AttributeBCELoss,
     ClassBalancedLoss,
     FocalLoss,
     effective_number_weights,
     inverse_frequency_weights,
     sigmoid_prior_bias,
 )
+from ._reweighting_multilabel import (
+    AttributeBCELoss,
+    AttributeClassBalancedLoss,
+    AttributeFocalLoss,
+)
 
 __all__ = [
     "AttributeBCELoss",
+    "AttributeClassBalancedLoss",
+    "AttributeFocalLoss",
     "BalancedSoftmaxLoss",
     "ClassBalancedLoss",
     "ClassRectificationLoss",

@@ -217,6 +217,11 @@ class LMLECriterion(nn.Module):
     weight : tensor of shape (n_classes,) or (n_attributes, 2), default=None
         Class weights, stored as the buffer ``weight``.
 
+    Attributes
+    ----------
+    warmup : bool
+        Whether the objective is the cross-entropy alone (False at construction).
+
     Examples
     --------
     >>> import torch
@@ -237,6 +242,7 @@ class LMLECriterion(nn.Module):
         self.embedding_loss = embedding_loss
         self.ce_weight = check_real(ce_weight, "ce_weight", low=0.0)
         self.register_buffer("weight", None if weight is None else torch.as_tensor(weight).float())
+        self.warmup = False
 
     def forward(self, embedding, target, cluster_ids, logits=None, sample_weight=None):
         """The objective of one batch.
@@ -255,6 +261,8 @@ class LMLECriterion(nn.Module):
         -------
         loss : torch.Tensor (scalar)
         """
+        if self.warmup:
+            return self._data_term(logits, target, sample_weight)
         n = len(target)
         labels, clusters = target.reshape(n, -1), cluster_ids.reshape(n, -1)
         class_weight = class_weight_of(self.weight, target)

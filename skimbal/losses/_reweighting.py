@@ -5,9 +5,10 @@
   re-weighting);
 - :class:`FocalLoss` down-weights easy samples;
 - :class:`ClassBalancedLoss` weights a softmax, sigmoid or focal loss by the
-  inverse effective number of samples of each class (Cui et al. 2019);
-- :class:`AttributeBCELoss` is cross-entropy for multi-label targets, one binary
-  task per attribute, with per-attribute class weights.
+  inverse effective number of samples of each class (Cui et al. 2019).
+
+Their multi-label forms (one binary task per attribute) are in
+:mod:`skimbal.losses._reweighting_multilabel`.
 """
 
 import math
@@ -17,11 +18,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._core.reduction import class_weight_of, weighted_mean
-from ._base import ClassWeightedLoss, check_class_counts, check_real
+from ._base import (
+    ClassWeightedLoss,
+    as_float_logits,
+    check_class_counts,
+    check_real,
+    weighted_reduce,
+)
 
 __all__ = [
-    "AttributeBCELoss",
     "ClassBalancedLoss",
     "FocalLoss",
     "effective_number_weights",
@@ -232,10 +237,20 @@ class ClassBalancedLoss(ClassWeightedLoss):
 
     Defaults: ``beta=0.9999`` and ``gamma=1.0`` are the CIFAR-10-LT settings of
     Cui et al. (2019, Section 5.2; the best CIFAR-10 IR100 model is the focal
-    variant with these values). The reduction follows PyTorch's convention
-    (``'mean'`` divides by ``sum_i w_{y_i}``); the authors' code divides the
-    weighted sum by the batch size (focal) or by ``N * C`` (sigmoid), a constant
-    rescaling of the learning rate within a batch.
+    variant with these values).
+
+    **Normalisation.** ``reduction='mean'`` divides the weighted sum by the
+    batch size by default (``normalization='batch'``):
+    ``sum_i w_{y_i} l_i / N``, in all three variants, as the authors' code does
+    (softmax: TensorFlow's weighted ``softmax_cross_entropy``, which divides by
+    the number of non-zero weights, N; sigmoid and focal: the sum over the
+    ``N x C`` terms divided by the number of positive labels of the one-hot
+    target, N). ``normalization='weights'`` divides by ``sum_i w_{y_i}`` instead,
+    PyTorch's convention for weighted losses (``CrossEntropyLoss(weight=...)``).
+    The two differ by the batch's mean weight: with the CIFAR-10 IR100 counts
+    and ``beta=0.9999`` the 'weights' loss and its gradients are several times
+    larger at the same learning rate, since the frequent classes, whose
+    weights are small, fill the batches.
 
     Parameters
     ----------
@@ -247,8 +262,11 @@ class ClassBalancedLoss(ClassWeightedLoss):
         Base loss.
     gamma : float >= 0, default=1.0
         Focusing parameter of the ``'focal'`` variant (ignored otherwise).
+    normalization : {'batch', 'weights'}, default='batch'
+        Denominator of ``reduction='mean'``: the number of samples (the authors'
+        code) or the sum of their class weights.
     reduction : {'mean', 'sum', 'none'}, default='mean'
-        'none' returns ``w_{y_i} l_i``; 'mean' is ``sum_i w_{y_i} l_i / sum_i w_{y_i}``.
+        'none' returns ``w_{y_i} l_i``; 'sum' their sum; 'mean' see ``normalization``.
 
     Attributes
     ----------
@@ -267,13 +285,17 @@ class ClassBalancedLoss(ClassWeightedLoss):
     >>> loss = ClassBalancedLoss([90, 10], beta=0.99, loss_type="focal", gamma=1.0)
     >>> loss.weight.round(decimals=4)
     tensor([0.2768, 1.7232])
-    >>> logits = torch.tensor([[1.0, -1.0], [0.5, 0.5]])
-    >>> round(loss(logits, torch.tensor([0, 1])).item(), 4)
-    0.6999
+    >>> logits, target = torch.tensor([[1.0, -1.0], [0.5, 0.5]]), torch.tensor([0, 0])
+    >>> round(loss(logits, target).item(), 4)  # the weighted sum / 2 (the batch size)
+    0.132
+    >>> loss.normalization = "weights"
+    >>> round(loss(logits, target).item(), 4)  # the weighted sum / (2 * 0.2768)
+    0.4769
     """
 
     def __init__(
-        self, class_counts, beta=0.9999, loss_type="softmax", gamma=1.0, reduction="mean"
+        self, class_counts, beta=0.9999, loss_type="softmax", gamma=1.0, normalization="batch",
+        reduction="mean",
     ):
         super().__init__(
             weight=effective_number_weights(class_counts, beta=beta), reduction=reduction
@@ -283,6 +305,14 @@ class ClassBalancedLoss(ClassWeightedLoss):
         self.beta = float(beta)
         self.loss_type = loss_type
         self.gamma = check_real(gamma, "gamma", low=0.0)
+        self.normalization = check_normalization(normalization)
+
+    def forward(self, input, target):
+        """Loss of logits ``input`` (n_samples, n_classes) for int64 ``target``."""
+        if self.reduction != "mean" or self.normalization == "weights":
+            return super().forward(input, target)
+        losses = self.per_sample(as_float_logits(input), target)
+        return weighted_reduce(losses, target, self.weight, "none").mean()
 
     def per_sample(self, input, target):
         """Unweighted loss of each sample, shape (n_samples,)."""
@@ -299,61 +329,17 @@ class ClassBalancedLoss(ClassWeightedLoss):
     def extra_repr(self):
         return (
             f"beta={self.beta}, loss_type={self.loss_type!r}, gamma={self.gamma}, "
-            f"reduction={self.reduction!r}"
+            f"normalization={self.normalization!r}, reduction={self.reduction!r}"
         )
 
 
-class AttributeBCELoss(torch.nn.Module):
-    r"""Binary cross-entropy of every attribute of a multi-label target.
+NORMALIZATIONS = ("batch", "weights")
 
-    .. math::
 
-        \ell_{ia} = w_{a, y_{ia}} \operatorname{BCE}(z_{ia}, y_{ia}),
-
-    one logit per attribute; ``'mean'`` reduces as
-    ``sum_ia w_ia l_ia / sum_ia w_ia``
-    (:func:`skimbal._core.reduction.weighted_mean`), the plain mean over samples and
-    attributes without weights.
-
-    Parameters
-    ----------
-    weight : array-like or tensor of shape (n_attributes, 2), default=None
-        Weight of the low and the high value of every attribute, stored as the
-        buffer ``weight`` (``class_weight='balanced'`` gives inverse frequencies that
-        sum to 2 per attribute).
-    reduction : {'mean', 'sum', 'none'}, default='mean'
-        'none' returns the weighted (n_samples, n_attributes) losses.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skimbal.losses import AttributeBCELoss
-    >>> logits, target = torch.zeros(2, 3), torch.tensor([[0, 1, 1], [1, 0, 0]])
-    >>> round(AttributeBCELoss()(logits, target).item(), 4)  # log 2
-    0.6931
-    """
-
-    def __init__(self, weight=None, reduction="mean"):
-        super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
-        self.reduction = reduction
-        if weight is not None:
-            weight = torch.as_tensor(np.asarray(weight), dtype=torch.float32)
-            if weight.ndim != 2 or weight.shape[1] != 2:
-                raise ValueError(
-                    f"weight must have shape (n_attributes, 2), got {tuple(weight.shape)}."
-                )
-        self.register_buffer("weight", weight)
-
-    def forward(self, input, target):
-        """Loss of logits ``input`` (n_samples, n_attributes) for a 0/1 ``target``."""
-        losses = F.binary_cross_entropy_with_logits(
-            input, target.to(input.dtype), reduction="none"
+def check_normalization(normalization):
+    """Check the ``normalization`` of a class-balanced loss ('batch' or 'weights')."""
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}."
         )
-        weight = class_weight_of(self.weight, target)
-        if self.reduction == "mean":
-            return weighted_mean(losses, weight)
-        if weight is not None:
-            losses = losses * weight.to(losses.dtype)
-        return losses if self.reduction == "none" else losses.sum()
+    return normalization

@@ -88,7 +88,11 @@ class BBNClassifier(ImbalancedNetClassifier):
     ``partial_fit`` calls and a run resumed from a checkpoint (skorch's
     ``Checkpoint`` and ``LoadInitState``) continue it; past ``T_max`` it stays 0.
     ``callbacks__cumulative_learning__max_epochs`` spreads it over several
-    ``partial_fit`` calls. The reversed batches of epoch ``e`` are drawn from
+    ``partial_fit`` calls. ``T_max`` is always the planned epochs of the run;
+    the authors' code divides by 100 (200) instead when the run has 90 (180)
+    epochs, their iNaturalist settings, so that ``alpha`` ends near 0.2 there
+    (``callbacks__cumulative_learning__max_epochs=100`` reproduces it). The
+    reversed batches of epoch ``e`` are drawn from
     ``epoch_generator(seed_, e, 'reversed batches')``.
 
     **Batch transforms.** A callback with ``transform_batch(net, X, target)``

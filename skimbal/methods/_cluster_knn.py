@@ -148,11 +148,12 @@ class ClusterKNNClassifier(ClassifierMixin, BaseEstimator):
         instead, so large classes get more clusters than small ones.
     n_neighbors : int, default=3
         Number ``k`` of nearest cluster centres retrieved (capped at the number
-        of centres). The paper does not fix it [unsure]. Keep it at most
-        ``n_clusters_per_class``: the margin rule charges a class for its
-        farthest retrieved centre, so when ``k`` exceeds the clusters of a class
-        a query deep inside it can lose to a neighbouring class (see the user
-        guide for measurements).
+        of centres). The paper does not fix it [unsure]. The margin rule charges
+        a class for its farthest retrieved centre: with a fixed number of
+        clusters per class keep ``k`` at most ``n_clusters_per_class``, or a
+        query deep inside a class can lose to a small neighbouring one; with
+        ``cluster_size`` (frequent classes get many clusters) a larger ``k`` is
+        safe (LMLE's defaults: 20 and 20; see the user guide).
     temperature : float, default=0.2
         Softmax temperature of :meth:`predict_proba` on the normalised margins.
     random_state : int, RandomState instance or None, default=None

@@ -22,6 +22,7 @@ from .._core.components import check_finite_outputs
 from .._core.docstrings import substitute_docstring
 from .._core.random import epoch_seed
 from ..callbacks import PeriodicReclustering
+from ..callbacks._schedule import EPOCH_CONSTRAINT
 from ..losses import QuintupletLoss
 from ..losses._lmle import EmbeddingClusters, LMLECriterion
 from ..nn import has_embedding
@@ -39,7 +40,11 @@ class LMLEClassifier(ImbalancedNetClassifier):
     keeps the local cluster structure of every class, so that a minority class
     is represented by a few tight clusters rather than drowned by the majority:
 
-    1. every ``recluster_every`` epochs each class of the training split is
+    0. for the first ``warmup`` epochs the network is trained for classification
+       alone (cross-entropy of the head), so that the embedding has structure
+       when the first clusters are made (the paper starts from a network trained
+       for classification);
+    1. then every ``recluster_every`` epochs each class of the training split is
        clustered by k-means on the current embeddings
        (:class:`~skimbal.callbacks.PeriodicReclustering`);
     2. the network is trained on class-balanced batches with the quintuplet
@@ -75,20 +80,30 @@ class LMLEClassifier(ImbalancedNetClassifier):
         ``(g1, g2, g3)`` of the quintuplet loss. Not published [unsure]; see
         :class:`~skimbal.losses.QuintupletLoss`.
     n_clusters_per_class : int >= 1, default=5
-        k-means clusters per class (fewer for a class with fewer distinct
-        embeddings). The paper does not fix it [unsure].
-    cluster_size : int >= 1, default=None
-        When given, class ``c`` gets ``ceil(n_c / cluster_size)`` clusters.
-    n_neighbors : int >= 1, default=3
-        Cluster centres retrieved by the kNN rule [unsure]; at most
-        ``n_clusters_per_class`` works best (see :class:`ClusterKNNClassifier`).
+        k-means clusters per class when ``cluster_size`` is None.
+    cluster_size : int >= 1 or None, default=20
+        Class ``c`` gets ``ceil(n_c / cluster_size)`` clusters of about equal
+        size (a rare class few, a frequent one many) [unsure: the paper's
+        size]. A fixed number per class instead makes a rare class's clusters
+        single rows that the kNN rule retrieves everywhere (see the user guide).
+    n_neighbors : int >= 1, default=20
+        Cluster centres retrieved by the kNN rule [unsure]
+        (:class:`ClusterKNNClassifier`).
     recluster_every : int >= 1, default=5
         Epochs between two re-clusterings (the paper re-clusters every 5,000
         iterations); the ``every`` of the callback 'reclustering'.
-    ce_weight : float >= 0, default=0.0
-        Weight of an added cross-entropy term on the head's logits. The paper
-        trains with the quintuplet loss alone; a small value (0.1) can steady
-        the first epochs when the initial embedding is poor.
+    warmup : int >= 0 or float in (0, 1), default=0.5
+        Epochs of classification training before the first clustering, an
+        epoch index or a fraction of the run (``max_epochs_``); the ``start`` of
+        the callback 'reclustering'. 0 starts the quintuplet loss on the random
+        initial embedding, which hard mining can collapse onto one point (see
+        the user guide).
+    ce_weight : float >= 0, default=1.0
+        Weight of the cross-entropy of the head after the warm-up. The paper
+        fine-tunes a network trained for classification with the quintuplet
+        loss alone; from scratch, on classes that overlap, the hard-mined loss
+        alone collapses the embedding (user guide), and this term keeps it
+        apart. 0 is the paper's objective.
     temperature : float > 0, default=0.2
         Softmax temperature of :meth:`predict_proba` (see
         :class:`ClusterKNNClassifier`).
@@ -117,25 +132,20 @@ class LMLEClassifier(ImbalancedNetClassifier):
     Notes
     -----
     ``class_weight`` and ``sample_weight`` weight each anchor's quintuplet loss
-    (``sum_a w_a l_a / sum_a w_a`` over the anchors that have a term) and the
-    cross-entropy term. Cluster memberships stay fixed between two
-    re-clusterings; batches from a sampler that creates rows (``epoch_data``)
-    and validation batches are assigned to the nearest centre of their class
-    instead. ``valid_bacc`` in the history is the kNN rule with the latest
-    clusters. The loss's hinge terms are mined within the batch, so a batch
-    should hold a few samples per cluster: keep ``batch_size`` at least a few
-    times ``n_classes * n_clusters_per_class``. The k-means of history epoch
-    ``e`` is seeded from ``(seed_, e)``, so a resumed run re-clusters as an
-    uninterrupted one.
+    (``sum_a w_a l_a / sum_a w_a`` over the anchors with a term) and the
+    cross-entropy. Memberships stay fixed between re-clusterings; rows without
+    one (created by an ``epoch_data`` sampler, validation rows) join the nearest
+    centre of their class. ``valid_bacc`` is the kNN rule on the latest clusters
+    (the head's prediction before the first). Partners are mined in the batch:
+    keep ``batch_size`` a few times the number of clusters it should cover. The
+    k-means of epoch ``e`` is seeded from ``(seed_, e)``, so a resumed run
+    re-clusters as an uninterrupted one.
 
-    **Multi-label targets.** A binary indicator matrix ``y`` (n_samples,
-    n_attributes) trains one shared embedding, each attribute a binary problem
-    with its own per-value clusters and its own quintuplets; the loss is the
-    mean over the attributes, ``ce_weight`` weights the per-attribute binary
-    cross-entropy, and each attribute is predicted by its own cluster-wise kNN
-    (``predict`` gives the matrix in the original values, ``predict_proba`` the
-    probability of the high value, ``decision_function`` the kNN score of each
-    attribute).
+    **Multi-label targets.** An indicator matrix ``y`` trains one shared
+    embedding; every attribute is a binary problem with its own clusters,
+    quintuplets (the loss is their mean), binary cross-entropy and cluster-wise
+    kNN (``predict`` gives the matrix, ``predict_proba`` the probability of each
+    attribute's high value).
 
     References
     ----------
@@ -147,11 +157,11 @@ class LMLEClassifier(ImbalancedNetClassifier):
     >>> from sklearn.datasets import load_iris
     >>> from skimbal import LMLEClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = LMLEClassifier(max_epochs=5, n_clusters_per_class=2, random_state=0)
+    >>> clf = LMLEClassifier(max_epochs=5, random_state=0)
     >>> clf.fit(X, y).transform(X[:2]).shape
     (2, 100)
-    >>> clf.cluster_knn_.cluster_centers_.shape
-    (6, 100)
+    >>> clf.cluster_knn_.cluster_centers_.shape  # ceil(50 / 20) clusters per class
+    (9, 100)
     """
 
     _parameter_constraints = {
@@ -161,6 +171,7 @@ class LMLEClassifier(ImbalancedNetClassifier):
         "cluster_size": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
         "recluster_every": [Interval(numbers.Integral, 1, None, closed="left")],
+        "warmup": EPOCH_CONSTRAINT,
         "ce_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
     }
@@ -168,8 +179,8 @@ class LMLEClassifier(ImbalancedNetClassifier):
 
     def __init__(
         self, module=None, *, criterion=QuintupletLoss, sampler="class-balanced",
-        margins=(0.05, 0.1, 0.2), n_clusters_per_class=5, cluster_size=None, n_neighbors=3,
-        recluster_every=5, ce_weight=0.0, temperature=0.2, **kwargs,
+        margins=(0.05, 0.1, 0.2), n_clusters_per_class=5, cluster_size=20, n_neighbors=20,
+        recluster_every=5, warmup=0.5, ce_weight=1.0, temperature=0.2, **kwargs,
     ):
         super().__init__(module, criterion=criterion, sampler=sampler, **kwargs)
         self.margins = margins
@@ -177,6 +188,7 @@ class LMLEClassifier(ImbalancedNetClassifier):
         self.cluster_size = cluster_size
         self.n_neighbors = n_neighbors
         self.recluster_every = recluster_every
+        self.warmup = warmup
         self.ce_weight = ce_weight
         self.temperature = temperature
 
@@ -186,16 +198,18 @@ class LMLEClassifier(ImbalancedNetClassifier):
         callbacks = list(super()._default_callbacks)
         # After the epoch timer: re-clustering counts in the epoch's duration.
         position = [name for name, _ in callbacks].index("epoch_timer") + 1
-        callbacks.insert(position, ("reclustering", PeriodicReclustering(self.recluster_every)))
+        schedule = PeriodicReclustering(self.recluster_every, start=self.warmup)
+        callbacks.insert(position, ("reclustering", schedule))
         return callbacks
 
     def initialize_callbacks(self):
-        every = self.get_params_for("callbacks__reclustering").get("every")
-        if every is not None and every != self.recluster_every:
-            raise ValueError(
-                f"callbacks__reclustering__every={every!r} conflicts with recluster_every="
-                f"{self.recluster_every!r}; set recluster_every only."
-            )
+        routed = self.get_params_for("callbacks__reclustering")
+        for key, own in (("every", "recluster_every"), ("start", "warmup")):
+            if key in routed and routed[key] != getattr(self, own):
+                raise ValueError(
+                    f"callbacks__reclustering__{key}={routed[key]!r} conflicts with {own}="
+                    f"{getattr(self, own)!r}; set {own} only."
+                )
         return super().initialize_callbacks()
 
     def initialize_module(self):
@@ -254,20 +268,10 @@ class LMLEClassifier(ImbalancedNetClassifier):
     def recluster(self, dataset, epoch):
         """Cluster each class of ``dataset`` (per attribute) on the current embedding.
 
-        Called by :class:`~skimbal.callbacks.PeriodicReclustering`. Stores the
-        clusters in the module and refits ``cluster_knn_`` on them.
-
-        Parameters
-        ----------
-        dataset : TensorDataset
-            Rows and encoded labels (the training split).
-        epoch : int
-            History epoch; k-means is seeded from ``(seed_, epoch)``.
-
-        Returns
-        -------
-        cluster_ids : torch.LongTensor of shape (n_rows,) or (n_rows, n_attributes)
-            Index of each row's cluster in the stored centres, on the data's device.
+        Called by :class:`~skimbal.callbacks.PeriodicReclustering` with the
+        training split and the history epoch (k-means is seeded from ``(seed_,
+        epoch)``). Stores the clusters in the module, refits ``cluster_knn_`` and
+        returns every row's cluster index (a LongTensor of the labels' shape).
         """
         # float64 so that the kNN distances do not depend on the query batch.
         embedding = to_numpy(self._embedding(dataset)).astype(np.float64)
@@ -339,48 +343,40 @@ class LMLEClassifier(ImbalancedNetClassifier):
     # ------------------------------------------------------------- prediction
     def _knn_outputs(self, X, method):
         """``method`` of the kNN on the embedding of ``X``; per attribute, stacked."""
-        self.check_is_fitted(["cluster_knn_"])
         embedding = to_numpy(self._embedding(X)).astype(np.float64)
         if self.multilabel_:
             return np.stack([getattr(knn, method)(embedding) for knn in self.cluster_knn_], 1)
         return getattr(self.cluster_knn_, method)(embedding)
 
+    def _clustered(self):
+        """Whether the kNN exists (before the first clustering, the head predicts)."""
+        self.check_is_fitted()
+        return getattr(self, "cluster_knn_", None) is not None
+
     def decision_scores(self, X):
         """The kNN margins of every class (the binary score of every attribute)."""
+        if not self._clustered():
+            return super().decision_scores(X)
         method = "decision_function" if getattr(self, "multilabel_", False) else "class_margins"
         return torch.as_tensor(self._knn_outputs(X, method))
 
     def predict_encoded(self, X):
         """The cluster-wise kNN rule on the embedding (encoded labels)."""
-        return self._knn_outputs(X, "predict")
+        return self._knn_outputs(X, "predict") if self._clustered() else super().predict_encoded(X)
 
     def predict_proba(self, X):
-        """``softmax(margins / temperature)`` of the cluster-wise kNN.
+        """``softmax(margins / temperature)`` of the kNN, shape (n_samples, n_classes).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes), or (n_samples,
-            n_attributes) for a multi-label target (probability of the high
-            value of each attribute).
+        For a multi-label target (n_samples, n_attributes): the probability of
+        the high value of each attribute.
         """
+        if not self._clustered():
+            return super().predict_proba(X)
         proba = self._knn_outputs(X, "predict_proba")
         return proba[:, :, 1] if proba.ndim == 3 else proba
 
     def transform(self, X):
-        """Unit-norm embedding of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        embedding : ndarray of float32, shape (n_samples, n_embedding)
-        """
+        """Unit-norm embedding of ``X``, float32 of shape (n_samples, n_embedding)."""
         self.check_is_fitted()
         return to_numpy(self._embedding(X))
 

@@ -76,8 +76,9 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
     - ``'tau-norm'``: no training; ``z_j = w_j^T f(x) / ||w_j||^tau`` (no bias).
     - ``'lws'`` (learnable weight scaling): ``z_j = f_j (w_j^T f(x) + b_j)``, one
       scale ``f_j`` per class learned with class-balanced sampling.
-    - ``'ncm'`` (nearest class mean): ``z_j = cos(f(x), mu_j)``, ``mu_j`` the mean
-      of the L2-normalised training embeddings of class ``j``.
+    - ``'ncm'``: ``z_j = cos(f(x), mu_j)``, ``mu_j`` the mean of the L2-normalised
+      training embeddings of class ``j`` as in the paper (the authors' code
+      defaults to the L2 distance to unnormalised means after centring).
 
     Parameters
     ----------
@@ -147,9 +148,8 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
     -----
     ``fit`` takes no ``sample_weight`` (use the stage-one ``class_weight``). The
     tau-norm classifier has no bias (Kang et al. 2020, Sec. 4). ``predict_proba``
-    is the softmax of the scores (flat for the cosines of 'ncm'). Learned arrays
-    are NumPy arrays and the networks skorch nets, so a model fitted on a GPU
-    unpickles on a CPU-only machine.
+    is the softmax of the scores (flat for the cosines of 'ncm'). Learned arrays are
+    NumPy arrays, so a model fitted on a GPU unpickles on a CPU-only machine.
 
     References
     ----------

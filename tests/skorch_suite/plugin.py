@@ -46,7 +46,7 @@ DEVIATIONS = {
         "test_net.py::TestNeuralNet::test_callback_keeps_order",
     ],
     "changed defaults: criterion CrossEntropyLoss on logits (skorch: NLLLoss on "
-    "probabilities), max_epochs 50 (skorch: 10), verbose 0 (skorch: 1, which prints "
+    "probabilities), max_epochs 'auto' (skorch: 10), verbose 0 (skorch: 1, which prints "
     "the re-initialisation messages)": [
         "test_net.py::TestNeuralNet::test_forward",
         "test_net.py::TestNeuralNet::test_call_partial_fit_after_fit",
