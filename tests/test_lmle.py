@@ -469,11 +469,22 @@ def test_conflicting_warmup_is_refused(blobs):
         LMLEClassifier(warmup=2, callbacks__reclustering__start=3, max_epochs=1).fit(X, y)
 
 
+def test_recluster_every_as_a_fraction_follows_the_planned_run(blobs):
+    X, y = blobs
+    clf = LMLEClassifier(max_epochs=40, hidden_layer_sizes=(8,), random_state=0).fit(X, y)
+    # 0.05 of 40 epochs is 2: epochs 20, 22, ..., 38 after a warm-up of 20.
+    assert [e for e, flag in enumerate(_reclustered(clf.history)) if flag] == list(
+        range(20, 40, 2)
+    )
+
+
 def test_defaults_warm_up_keep_cross_entropy_and_size_the_clusters(blobs):
     X, y = blobs  # classes of 60, 30 and 10 rows
     clf = LMLEClassifier(max_epochs=4, hidden_layer_sizes=(16,), random_state=0).fit(X, y)
     assert (clf.warmup, clf.ce_weight, clf.cluster_size, clf.n_neighbors) == (0.5, 1.0, 20, 20)
     assert clf.criterion_.ce_weight == 1.0 and not clf.criterion_.warmup
-    assert _reclustered(clf.history) == [False, False, True, False]
+    # recluster_every=0.05 of 4 epochs rounds to 0: every epoch after the warm-up.
+    assert clf.recluster_every == 0.05
+    assert _reclustered(clf.history) == [False, False, True, True]
     # ceil(n_c / 20) clusters: a rare class gets one, not as many as a frequent one.
     assert np.bincount(clf.cluster_knn_.cluster_labels_).tolist() == [3, 2, 1]

@@ -46,8 +46,9 @@ class PeriodicReclustering(EpochSchedule):
 
     Parameters
     ----------
-    every : int >= 1, default=5
-        Epochs between two re-clusterings.
+    every : int >= 1 or float in (0, 1), default=5
+        Epochs between two re-clusterings, or that interval as a fraction of the
+        planned epochs (``net.max_epochs_``; at least one epoch).
     start : int >= 0 or float in (0, 1), default=0
         First clustered epoch, the end of the warm-up: an epoch index, or a
         fraction of the planned epochs (``net.max_epochs_``).
@@ -56,6 +57,8 @@ class PeriodicReclustering(EpochSchedule):
     ----------
     start_epoch_ : int
         ``start`` as an epoch index, for the current run.
+    every_epochs_ : int
+        ``every`` in epochs, for the current run.
 
     Examples
     --------
@@ -66,7 +69,8 @@ class PeriodicReclustering(EpochSchedule):
     """
 
     _parameter_constraints = {
-        "every": [Interval(numbers.Integral, 1, None, closed="left")],
+        "every": [Interval(numbers.Integral, 1, None, closed="left"),
+                  Interval(numbers.Real, 0, 1, closed="neither")],
         "start": EPOCH_CONSTRAINT,
     }
 
@@ -79,10 +83,14 @@ class PeriodicReclustering(EpochSchedule):
         start = getattr(self, "start_epoch_", None)
         if start is None:
             start = resolve_epoch(self.start, name="start")
-        return epoch >= start and (epoch - start) % self.every == 0
+        every = getattr(self, "every_epochs_", None)
+        if every is None:
+            every = resolve_epoch(self.every, name="every")
+        return epoch >= start and (epoch - start) % every == 0
 
     def on_train_begin(self, net, **kwargs):
         self.start_epoch_ = self.epoch_of(self.start, net)
+        self.every_epochs_ = max(1, self.epoch_of(self.every, net, name="every"))
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         self.apply(net, current_epoch(net), dataset_train)

@@ -99,6 +99,10 @@ def build_parser():
                           "(default 0)")
     protocol.add_argument("--max-epochs", type=int, default=DEFAULT_MAX_EPOCHS, metavar="N",
                           help=f"training epochs of the networks (default {DEFAULT_MAX_EPOCHS})")
+    protocol.add_argument("--estimator-defaults", action="store_true",
+                          help="train every network with its estimator's defaults (network, "
+                          "learning rate, batch size, max_epochs='auto') instead of the shared "
+                          "small setting; ignores --max-epochs")
     run = compare.add_argument_group("execution and output")
     run.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda or auto")
     run.add_argument("--num-threads", type=int, default=1, metavar="N",
@@ -260,7 +264,8 @@ def _run(args, argv, datasets, names, tasks, skipped):
         if len(datasets) == 1 or entry["dataset"] == datasets[0].name:
             print(f"skipped {entry['method']}: {entry['reason']}", file=sys.stderr)
     metric = _METRIC_NAMES[args.metric]
-    settings = _evaluate.Settings(device=args.device, max_epochs=args.max_epochs,
+    max_epochs = None if args.estimator_defaults else args.max_epochs
+    settings = _evaluate.Settings(device=args.device, max_epochs=max_epochs,
                                   num_threads=args.num_threads,
                                   preprocess=not args.no_preprocess, save_models=args.save_models)
     progress = Progress(len(tasks), enabled=not args.no_progress, metric=metric)

@@ -94,7 +94,7 @@ class Settings:
     """What every fit of a comparison shares."""
 
     device: str = "cpu"
-    max_epochs: int = 30
+    max_epochs: int | None = 30
     num_threads: int = 1
     preprocess: bool = True
     save_models: str = None

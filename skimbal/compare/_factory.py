@@ -50,7 +50,10 @@ def net_params(*, random_state, device, max_epochs):
 
     A one-hidden-layer MLP of width 128 trained with Adam (learning rate 3e-3,
     batch 64) for ``max_epochs`` epochs: every skimbal method and the
-    network of the resampling baselines train this same network.
+    network of the resampling baselines train this same network. With
+    ``max_epochs=None`` (``skimbal compare --estimator-defaults``) every network
+    keeps its estimator's defaults instead (network, learning rate, batch size and
+    ``max_epochs='auto'``); only the seed and the device are set.
 
     Parameters
     ----------
@@ -58,8 +61,8 @@ def net_params(*, random_state, device, max_epochs):
         Seed of the weight initialisation and the batch order.
     device : str
         Torch device ('cpu', 'cuda', 'auto').
-    max_epochs : int
-        Number of training epochs.
+    max_epochs : int or None
+        Number of training epochs; None keeps every estimator's defaults.
 
     Returns
     -------
@@ -71,7 +74,11 @@ def net_params(*, random_state, device, max_epochs):
     >>> from skimbal.compare import net_params
     >>> net_params(random_state=0, device="cpu", max_epochs=30)["hidden_layer_sizes"]
     (128,)
+    >>> net_params(random_state=0, device="cpu", max_epochs=None)
+    {'random_state': 0, 'device': 'cpu'}
     """
+    if max_epochs is None:
+        return dict(random_state=random_state, device=device)
     return dict(
         hidden_layer_sizes=(128,),
         lr=3e-3,

@@ -89,9 +89,12 @@ class LMLEClassifier(ImbalancedNetClassifier):
     n_neighbors : int >= 1, default=20
         Cluster centres retrieved by the kNN rule [unsure]
         (:class:`ClusterKNNClassifier`).
-    recluster_every : int >= 1, default=5
-        Epochs between two re-clusterings (the paper re-clusters every 5,000
-        iterations); the ``every`` of the callback 'reclustering'.
+    recluster_every : int >= 1 or float in (0, 1), default=0.05
+        Epochs between two re-clusterings, or that interval as a fraction of the
+        planned epochs: 0.05 re-clusters about ten times in the half of the run after
+        the warm-up (the paper re-clusters every 5,000 iterations of a long run;
+        re-clustering every few epochs of a short run costs more than it brings);
+        the ``every`` of the callback 'reclustering'.
     warmup : int >= 0 or float in (0, 1), default=0.5
         Epochs of classification training before the first clustering, an
         epoch index or a fraction of the run (``max_epochs_``); the ``start`` of
@@ -170,7 +173,8 @@ class LMLEClassifier(ImbalancedNetClassifier):
         "n_clusters_per_class": [Interval(numbers.Integral, 1, None, closed="left")],
         "cluster_size": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
-        "recluster_every": [Interval(numbers.Integral, 1, None, closed="left")],
+        "recluster_every": [Interval(numbers.Integral, 1, None, closed="left"),
+                            Interval(numbers.Real, 0, 1, closed="neither")],
         "warmup": EPOCH_CONSTRAINT,
         "ce_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -180,7 +184,7 @@ class LMLEClassifier(ImbalancedNetClassifier):
     def __init__(
         self, module=None, *, criterion=QuintupletLoss, sampler="class-balanced",
         margins=(0.05, 0.1, 0.2), n_clusters_per_class=5, cluster_size=20, n_neighbors=20,
-        recluster_every=5, warmup=0.5, ce_weight=1.0, temperature=0.2, **kwargs,
+        recluster_every=0.05, warmup=0.5, ce_weight=1.0, temperature=0.2, **kwargs,
     ):
         super().__init__(module, criterion=criterion, sampler=sampler, **kwargs)
         self.margins = margins
