@@ -12,6 +12,8 @@ from skimbal import BalancedMetaSoftmaxClassifier, CrossEntropyClassifier
 from skimbal.callbacks import MetaSamplerUpdate
 from skimbal.sampling import MetaClassSampler
 
+from ._helpers import InterruptAfter
+
 SMALL = dict(hidden_layer_sizes=(8,), batch_size=32, random_state=0)
 
 
@@ -170,21 +172,12 @@ def test_warm_start_and_partial_fit_continue_the_learned_sampler():
     assert len(partial.history) == 2
 
 
-class _InterruptAfter(Callback):
-    def __init__(self, n):
-        self.n = n
-
-    def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == self.n:
-            raise KeyboardInterrupt
-
-
 def test_learned_sampler_survives_a_checkpoint_resume(tmp_path):
     X, y = _data()
     params = dict(max_epochs=4, meta_lr=0.05, **SMALL)
     checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
     interrupted = BalancedMetaSoftmaxClassifier(
-        callbacks=[checkpoint, _InterruptAfter(2)], **params
+        callbacks=[checkpoint, InterruptAfter(2)], **params
     ).fit(X, y)
     seen = []
 

@@ -16,6 +16,8 @@ from skimbal.methods._bbn import BBNClassifier
 from skimbal.nn import MLP, BilateralBranchNetwork, ResNet32, split_last_block
 from skimbal.sampling import BilateralBatchLoader, ReversedSampler
 
+from ._helpers import InterruptAfter
+
 
 def _long_tailed(seed=0, counts=(60, 20, 8)):
     rng = np.random.default_rng(seed)
@@ -332,17 +334,6 @@ def test_alpha_follows_the_history_across_calls(continuation):
     np.testing.assert_array_equal(clf.predict_proba(X), whole.predict_proba(X))
 
 
-class _InterruptAfter(Callback):
-    """Simulate Ctrl-C after ``n`` finished epochs."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == self.n:
-            raise KeyboardInterrupt
-
-
 class _EpochCounter(Callback):
     def __init__(self, epochs):
         self.epochs = epochs
@@ -355,7 +346,7 @@ def test_resumed_run_continues_the_schedule_and_the_batches(tmp_path):
     X, y = _long_tailed()
     whole = _small(max_epochs=5).fit(X, y)
     checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))
-    interrupted = _small(max_epochs=5, callbacks=[checkpoint, _InterruptAfter(2)]).fit(X, y)
+    interrupted = _small(max_epochs=5, callbacks=[checkpoint, InterruptAfter(2)]).fit(X, y)
     assert interrupted.history[:, "bbn_alpha"] == [1.0, 0.96]
     epochs_run = []
     counter = _EpochCounter(epochs_run)

@@ -12,6 +12,8 @@ from skimbal.callbacks import DeferredReweighting, WarmupMultiStepLR, deferred_s
 from skimbal.losses import effective_number_weights
 from skimbal.sampling import ClassAwareSampler, DeferredResampling, ImbalancedLearnSampler
 
+from ._helpers import InterruptAfter
+
 # CIFAR-10 IR100 counts and the DRW weights after normalisation (REFERENCE.md).
 CIFAR10_IR100 = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
 CIFAR10_IR100_DRW = [
@@ -285,17 +287,6 @@ def test_drs_with_smote_in_an_estimator_trains_on_synthetic_rows_late():
     assert seen == [(2, [40, 40]), (3, [40, 40])]
 
 
-class _InterruptAfter(Callback):
-    """Simulate Ctrl-C after ``n`` finished epochs."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == self.n:
-            raise KeyboardInterrupt
-
-
 class _RecordWeight(Callback):
     """Record the criterion's class weights in the history (restored with it)."""
 
@@ -317,7 +308,7 @@ def test_interrupted_run_resumes_the_lr_and_drw_schedules_exactly(tmp_path, inte
     uninterrupted = CrossEntropyClassifier(callbacks=schedules(), **params).fit(X, y)
     checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))
     interrupted = CrossEntropyClassifier(
-        callbacks=[*schedules(), checkpoint, _InterruptAfter(interrupt_after)], **params
+        callbacks=[*schedules(), checkpoint, InterruptAfter(interrupt_after)], **params
     ).fit(X, y)
     assert len(interrupted.history) == interrupt_after
     resumed = CrossEntropyClassifier(

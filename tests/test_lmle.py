@@ -17,6 +17,8 @@ from skimbal.callbacks import PeriodicReclustering
 from skimbal.losses._lmle import EmbeddingClusters, LMLECriterion
 from skimbal.sampling import ImbalancedLearnSampler
 
+from ._helpers import InterruptAfter
+
 # The paper's objective from epoch 0 (no warm-up, no cross-entropy) and a fixed number
 # of clusters per class: these tests exercise the quintuplet loss and the clusters.
 # The defaults (warm-up, cross-entropy, clusters of 20 rows) are tested at the end.
@@ -288,17 +290,6 @@ def test_a_continued_fit_on_other_rows_joins_the_stored_clusters(blobs):
     assert not torch.equal(clf.module_.lmle_clusters.centers, centers)
 
 
-class _InterruptAfter(Callback):
-    """Simulate Ctrl-C after ``n`` finished epochs (as in tests/test_persistence.py)."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == self.n:
-            raise KeyboardInterrupt
-
-
 @pytest.mark.parametrize(("sampler", "warmup"), [("class-balanced", 0), (None, 0),
                                                  ("class-balanced", 2)])
 def test_resumed_run_matches_an_uninterrupted_one(blobs, tmp_path, sampler, warmup):
@@ -306,7 +297,7 @@ def test_resumed_run_matches_an_uninterrupted_one(blobs, tmp_path, sampler, warm
     params = dict(n_clusters_per_class=2, recluster_every=2, validation_fraction=0.2,
                   sampler=sampler, **{**SMALL, "warmup": warmup, "ce_weight": 0.1})
     checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
-    interrupted = LMLEClassifier(callbacks=[checkpoint, _InterruptAfter(3)], **params).fit(X, y)
+    interrupted = LMLEClassifier(callbacks=[checkpoint, InterruptAfter(3)], **params).fit(X, y)
     assert len(interrupted.history) == 3
     resumed = LMLEClassifier(callbacks=[checkpoint, LoadInitState(checkpoint)], **params)
     resumed.fit(X, y)
@@ -344,7 +335,7 @@ def test_resume_without_the_stored_clusters_differs(blobs, tmp_path):
     X, y = blobs
     params = dict(n_clusters_per_class=2, recluster_every=2, **SMALL)
     checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
-    LMLEClassifier(callbacks=[checkpoint, _InterruptAfter(3)], **params).fit(X, y)
+    LMLEClassifier(callbacks=[checkpoint, InterruptAfter(3)], **params).fit(X, y)
 
     class _ForgetClusters(Callback):
         def on_train_begin(self, net, **kwargs):

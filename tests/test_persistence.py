@@ -40,6 +40,7 @@ from skimbal.persistence import WeightsOnlyError, allowed_names, load_model, sav
 from skimbal.sampling import DeferredResampling
 
 from ._estimators import ESTIMATORS
+from ._helpers import InterruptAfter
 
 SMALL = dict(hidden_layer_sizes=(8,), random_state=0)
 
@@ -49,22 +50,11 @@ def data():
     return make_classification(n_samples=200, n_features=5, weights=[0.8, 0.2], random_state=0)
 
 
-class _InterruptAfter(Callback):
-    """Simulate Ctrl-C after ``n`` finished epochs."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == self.n:
-            raise KeyboardInterrupt
-
-
 def test_interrupted_fit_resumes_from_last_finished_epoch(data, tmp_path):
     X, y = data
     checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
     interrupted = CrossEntropyClassifier(
-        max_epochs=8, callbacks=[checkpoint, _InterruptAfter(3)], **SMALL
+        max_epochs=8, callbacks=[checkpoint, InterruptAfter(3)], **SMALL
     ).fit(X, y)
     assert len(interrupted.history) == 3
 
@@ -94,7 +84,7 @@ def test_best_scores_continue_from_the_restored_history(data, tmp_path):
     params = dict(max_epochs=6, lr=0.05, validation_fraction=0.25, **SMALL)
     whole = CrossEntropyClassifier(**params).fit(X, y)
     checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
-    CrossEntropyClassifier(callbacks=[checkpoint, _InterruptAfter(3)], **params).fit(X, y)
+    CrossEntropyClassifier(callbacks=[checkpoint, InterruptAfter(3)], **params).fit(X, y)
     resumed = CrossEntropyClassifier(
         callbacks=[checkpoint, LoadInitState(checkpoint)], **params
     ).fit(X, y)
@@ -196,7 +186,7 @@ def test_resumed_run_equals_the_uninterrupted_one(name, interrupt_after, tmp_pat
     whole = make([_RecordSchedule()]).fit(X, y)
     checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))
     # The recorder comes first: Checkpoint saves the history with its record.
-    interrupted = make([_RecordSchedule(), checkpoint, _InterruptAfter(interrupt_after)]).fit(X, y)
+    interrupted = make([_RecordSchedule(), checkpoint, InterruptAfter(interrupt_after)]).fit(X, y)
     assert len(interrupted.history) == interrupt_after
     resumed = make([_RecordSchedule(), checkpoint, LoadInitState(checkpoint)]).fit(X, y)
     assert _comparable(resumed.history) == _comparable(whole.history)
@@ -208,7 +198,7 @@ def test_resumed_drw_switches_at_the_planned_epoch(tmp_path):
     X, y = _long_tailed()
     make = _FACTORIES["LDAMClassifier: DRW (its default)"]
     checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))
-    make([_RecordSchedule(), checkpoint, _InterruptAfter(2)]).fit(X, y)
+    make([_RecordSchedule(), checkpoint, InterruptAfter(2)]).fit(X, y)
     resumed = make([_RecordSchedule(), checkpoint, LoadInitState(checkpoint)]).fit(X, y)
     weights = [row["weight"] for row in resumed.history[:, "schedule"][2:]]
     assert weights[0] == [1.0, 1.0, 1.0]
@@ -227,7 +217,7 @@ def test_load_init_state_before_or_after_deferred_reweighting(first, tmp_path):
             callbacks=[*checkpointing, *drw] if first else [*drw, *checkpointing], **RUN
         )
 
-    make([checkpoint, _InterruptAfter(3)]).fit(X, y)
+    make([checkpoint, InterruptAfter(3)]).fit(X, y)
     resumed = make([checkpoint, LoadInitState(checkpoint)]).fit(X, y)
     whole = make([]).fit(X, y)
     np.testing.assert_array_equal(resumed.predict_proba(X), whole.predict_proba(X))

@@ -8,6 +8,10 @@ a shared parameter with the same words (as imbalanced-learn's ``Substitution``).
 __all__ = ["FRAGMENTS", "substitute_docstring"]
 
 FRAGMENTS = {
+    "class_weighted_loss": """weight : array-like or tensor of shape (n_classes,), default=None
+        Class weights ``w_j``, stored as the buffer ``weight``.
+    reduction : {'mean', 'sum', 'none'}, default='mean'
+        'none' returns ``w_{y_i} l_i``; 'mean' is ``sum_i w_{y_i} l_i / sum_i w_{y_i}``.""",
     "module": """module : torch.nn.Module class or instance, default=None
         The network; None is :class:`skimbal.nn.MLP` sized from the data. A class is
         built at fit time with the ``module__*`` parameters (its ``n_features`` and

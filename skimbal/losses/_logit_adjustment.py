@@ -3,6 +3,7 @@
 import torch
 import torch.nn.functional as F
 
+from .._core.docstrings import substitute_docstring
 from ._base import ClassWeightedLoss, check_class_counts, check_real
 
 __all__ = ["BalancedSoftmaxLoss", "LogitAdjustedLoss"]
@@ -21,6 +22,7 @@ def log_prior_adjustment(class_counts, tau):
     return torch.where(present, tau * log_prior, absent).to(torch.float32)
 
 
+@substitute_docstring
 class LogitAdjustedLoss(ClassWeightedLoss):
     r"""Logit-adjusted cross-entropy (Menon et al., ICLR 2021).
 
@@ -40,10 +42,7 @@ class LogitAdjustedLoss(ClassWeightedLoss):
         Training samples per class.
     tau : float >= 0, default=1.0
         Strength of the adjustment; 0 is plain cross-entropy.
-    weight : array-like or tensor of shape (n_classes,), default=None
-        Class weights ``w_j``, stored as the buffer ``weight``.
-    reduction : {'mean', 'sum', 'none'}, default='mean'
-        'none' returns ``w_{y_i} l_i``; 'mean' is ``sum_i w_{y_i} l_i / sum_i w_{y_i}``.
+    {class_weighted_loss}
 
     Attributes
     ----------
@@ -78,6 +77,7 @@ class LogitAdjustedLoss(ClassWeightedLoss):
         return f"tau={self.tau}, reduction={self.reduction!r}"
 
 
+@substitute_docstring
 class BalancedSoftmaxLoss(LogitAdjustedLoss):
     r"""Balanced softmax (Ren et al., NeurIPS 2020): :math:`\mathrm{CE}(z + \log \pi, y)`.
 
@@ -88,10 +88,7 @@ class BalancedSoftmaxLoss(LogitAdjustedLoss):
     ----------
     class_counts : array-like or tensor of shape (n_classes,)
         Training samples per class.
-    weight : array-like or tensor of shape (n_classes,), default=None
-        Class weights ``w_j``, stored as the buffer ``weight``.
-    reduction : {'mean', 'sum', 'none'}, default='mean'
-        'none' returns ``w_{y_i} l_i``; 'mean' is ``sum_i w_{y_i} l_i / sum_i w_{y_i}``.
+    {class_weighted_loss}
 
     References
     ----------

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._core.docstrings import substitute_docstring
 from ._base import ClassWeightedLoss, check_class_counts, check_real, hardest_negative, target_mask
 
 __all__ = ["LDAMLoss", "MaxMarginLoss", "MultiClassHingeLoss", "ldam_margins"]
@@ -69,6 +70,7 @@ def subtract_target_shift(logits, target, shift):
     return logits.scatter(-1, index, target_logit)
 
 
+@substitute_docstring
 class LDAMLoss(ClassWeightedLoss):
     r"""Label-distribution-aware margin loss on cosine logits.
 
@@ -93,10 +95,7 @@ class LDAMLoss(ClassWeightedLoss):
         Margin of the rarest class.
     scale : float > 0, default=30.0
         Logit scale ``s``.
-    weight : array-like or tensor of shape (n_classes,), default=None
-        Class weights ``w_j``, stored as the buffer ``weight``.
-    reduction : {'mean', 'sum', 'none'}, default='mean'
-        'none' returns ``w_{y_i} l_i``; 'mean' is ``sum_i w_{y_i} l_i / sum_i w_{y_i}``.
+    {class_weighted_loss}
 
     Attributes
     ----------
@@ -135,6 +134,7 @@ class LDAMLoss(ClassWeightedLoss):
         return f"max_margin={self.max_margin}, scale={self.scale}, reduction={self.reduction!r}"
 
 
+@substitute_docstring
 class MaxMarginLoss(ClassWeightedLoss):
     r"""Maximum-margin loss on cosine logits (Kang, Vu, Yoo, ICIP 2021).
 
@@ -184,10 +184,7 @@ class MaxMarginLoss(ClassWeightedLoss):
     ldam_offset : bool or float, default=False
         If True, use ``M - m_y`` with LDAM margins whose largest is 0.5, as in
         the authors' code; a positive float sets that largest LDAM margin.
-    weight : array-like or tensor of shape (n_classes,), default=None
-        Class weights ``w_j``, stored as the buffer ``weight``.
-    reduction : {'mean', 'sum', 'none'}, default='mean'
-        'none' returns ``w_{y_i} l_i``; 'mean' is ``sum_i w_{y_i} l_i / sum_i w_{y_i}``.
+    {class_weighted_loss}
 
     Attributes
     ----------
@@ -261,6 +258,7 @@ class MaxMarginLoss(ClassWeightedLoss):
         )
 
 
+@substitute_docstring
 class MultiClassHingeLoss(ClassWeightedLoss):
     r"""Multi-class hinge loss in the max form (Crammer and Singer 2001).
 
@@ -285,10 +283,7 @@ class MultiClassHingeLoss(ClassWeightedLoss):
         Use per-class LDAM margins instead of ``margin``.
     max_margin : float > 0, default=0.5
         Largest LDAM margin (with ``ldam_margins=True``).
-    weight : array-like or tensor of shape (n_classes,), default=None
-        Class weights ``w_j``, stored as the buffer ``weight``.
-    reduction : {'mean', 'sum', 'none'}, default='mean'
-        'none' returns ``w_{y_i} l_i``; 'mean' is ``sum_i w_{y_i} l_i / sum_i w_{y_i}``.
+    {class_weighted_loss}
 
     Attributes
     ----------

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._core.docstrings import substitute_docstring
 from ._base import (
     ClassWeightedLoss,
     as_float_logits,
@@ -127,6 +128,7 @@ def focal_modulator(log_prob, gamma):
     return complement.pow(gamma)
 
 
+@substitute_docstring
 class FocalLoss(ClassWeightedLoss):
     r"""Softmax focal loss.
 
@@ -146,10 +148,7 @@ class FocalLoss(ClassWeightedLoss):
     ----------
     gamma : float >= 0, default=1.0
         Focusing parameter.
-    weight : array-like or tensor of shape (n_classes,), default=None
-        Class weights ``w_j``, stored as the buffer ``weight``.
-    reduction : {'mean', 'sum', 'none'}, default='mean'
-        'none' returns ``w_{y_i} l_i``; 'mean' is ``sum_i w_{y_i} l_i / sum_i w_{y_i}``.
+    {class_weighted_loss}
 
     References
     ----------
