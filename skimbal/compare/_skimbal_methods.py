@@ -119,10 +119,12 @@ SKIMBAL_METHODS = {
     "focal": SkimbalMethod(
         "FocalLossClassifier",
         "Softmax focal loss, gamma 1 (Lin et al. 2017; the long-tail setting).",
+        _ALL,
     ),
     "class-balanced-focal": SkimbalMethod(
         "ClassBalancedClassifier",
         "Class-balanced sigmoid focal loss, beta 0.9999, gamma 1 (Cui et al. 2019).",
+        _ALL,
         loss_type="focal",
     ),
     "ce-drw": SkimbalMethod(
