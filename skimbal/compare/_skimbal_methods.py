@@ -168,6 +168,12 @@ SKIMBAL_METHODS = {
         "CRL: class-level hard mining of batch minorities, relative criterion, alpha 0.1.",
         {"multilabel"},
     ),
+    "crl-weighted": SkimbalMethod(
+        "CRLClassifier",
+        "CRL on class-weighted BCE (class_weight='balanced'), the pairing its user guide advises.",
+        {"multilabel"},
+        class_weight="balanced",
+    ),
     "lmle": SkimbalMethod(
         "LMLEClassifier",
         "LMLE: quintuplet-loss embedding on class-balanced batches, cluster-wise kNN.",
