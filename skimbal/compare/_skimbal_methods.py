@@ -181,7 +181,7 @@ SKIMBAL_METHODS = {
     ),
     "crt": SkimbalMethod(
         None,
-        "cRT: CE features, head re-trained 10 epochs with class-balanced sampling.",
+        "cRT: CE features, head re-initialised and re-trained with class-balanced sampling.",
         decoupled="crt",
     ),
     "tau-norm": SkimbalMethod(

@@ -89,9 +89,9 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         Its parameters are reachable as ``estimator__<name>``.
     method : {'crt', 'tau-norm', 'lws', 'ncm'}, default='crt'
         How the classifier is re-balanced.
-    stage2_epochs : int, default=10
-        Epochs of classifier training for 'crt' and 'lws' (Kang et al. 2020,
-        Sec. 5: 10 epochs).
+    stage2_epochs : int or 'auto', default='auto'
+        Epochs of the head's training ('crt', 'lws'); 'auto' is ``max_epochs='auto'``'s
+        step budget, as the paper's 10 epochs of ImageNet-LT (see the user guide).
     stage2_lr : float, default=None
         Learning rate of stage two (None: the stage-one ``lr``); optimizer, its
         ``optimizer__*`` settings, batch size and device are the stage-one ones.
@@ -173,7 +173,7 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"]), None],
         "method": [StrOptions({"crt", "tau-norm", "lws", "ncm"})],
-        "stage2_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "stage2_epochs": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "stage2_lr": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "stage2_sampler": [str, HasMethods(["epoch_indices"]), HasMethods(["epoch_data"]), None],
         "tau": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="left"), "array-like"],
@@ -182,7 +182,7 @@ class DecoupledClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator=None, *, method="crt", stage2_epochs=10, stage2_lr=None,
+    def __init__(self, estimator=None, *, method="crt", stage2_epochs="auto", stage2_lr=None,
                  stage2_sampler=None, tau="auto", tau_validation_fraction=0.2,
                  tau_refit=True, random_state=None):
         self.estimator = estimator
