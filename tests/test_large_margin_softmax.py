@@ -15,6 +15,8 @@ from skimbal.callbacks import LargeMarginAnnealing
 from skimbal.losses import large_margin_logits, large_margin_psi
 from skimbal.nn import LargeMarginLinear, LargeMarginSoftmaxNetwork
 
+from ._helpers import InterruptAfter
+
 PI = math.pi
 
 
@@ -190,17 +192,6 @@ class RecordMix(Callback):
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if training:
             self.log.append(net.module_.head.mix)
-
-
-class InterruptAfter(Callback):
-    """Simulate Ctrl-C after ``n`` finished epochs."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == self.n:
-            raise KeyboardInterrupt
 
 
 ANNEALED = dict(
