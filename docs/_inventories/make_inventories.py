@@ -150,12 +150,16 @@ def sklearn_inventory():
     for module in _public_modules("sklearn"):
         if module.__name__.count(".") == 1:
             inventory.add(module.__name__, "py:module", f"api/{module.__name__}.html#module-$", 0)
-        for name, obj in _exported(module):
-            if _role(obj) is None:
-                continue
-            full = f"{module.__name__}.{name}"
-            inventory.add_class(full, obj, f"modules/generated/{full}.html#$")
+        _add_exported(inventory, module, "modules/generated/{}.html#$")
     return inventory
+
+
+def _add_exported(inventory, module, page):
+    """Add the classes and functions ``module`` exports, each on ``page.format(full name)``."""
+    for name, obj in _exported(module):
+        if _role(obj) is not None:
+            full = f"{module.__name__}.{name}"
+            inventory.add_class(full, obj, page.format(full))
 
 
 IMBLEARN_SECTIONS = {
@@ -180,11 +184,7 @@ def imblearn_inventory():
         section = IMBLEARN_SECTIONS.get(module.__name__)
         if section is not None and module.__name__ != "imblearn":
             inventory.add(module.__name__, "py:module", f"references/{section}.html#module-$", 0)
-        for name, obj in _exported(module):
-            if _role(obj) is None:
-                continue
-            full = f"{module.__name__}.{name}"
-            inventory.add_class(full, obj, f"references/generated/{full}.html#$")
+        _add_exported(inventory, module, "references/generated/{}.html#$")
     return inventory
 
 
